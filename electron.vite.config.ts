@@ -1,0 +1,49 @@
+// Build for the three Electron targets. `npm run build` needs only the electron *package* (for its
+// version), not the Electron binary, so it works where the binary could not be downloaded.
+//
+// main:     src/main/index.ts    -> out/main/index.js     (ESM; dependencies stay external)
+// preload:  src/preload/index.ts -> out/preload/index.cjs (CommonJS: sandboxed preloads cannot be ESM)
+// renderer: src/renderer         -> out/renderer          (Vue 3 + pinia, bundled)
+import { resolve } from 'node:path';
+import vue from '@vitejs/plugin-vue';
+import { defineConfig } from 'electron-vite';
+import type { Plugin } from 'vite';
+
+/**
+ * In `npm run dev` Vite injects component CSS as inline <style> tags, which the strict CSP in
+ * src/renderer/index.html forbids. Allow inline styles in the dev server only; builds keep the
+ * strict policy (their CSS is an extracted file).
+ */
+function devInlineStyles(): Plugin {
+  return {
+    name: 'station:dev-inline-styles',
+    apply: 'serve',
+    transformIndexHtml: (html) => html.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+  };
+}
+
+export default defineConfig({
+  main: {
+    build: {
+      // Dependencies are externalized by default (build.externalizeDeps), as electron-vite does.
+      lib: { entry: resolve(import.meta.dirname, 'src/main/index.ts') },
+    },
+  },
+  preload: {
+    build: {
+      lib: { entry: resolve(import.meta.dirname, 'src/preload/index.ts') },
+      rolldownOptions: {
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
+    },
+  },
+  renderer: {
+    root: resolve(import.meta.dirname, 'src/renderer'),
+    build: {
+      rolldownOptions: {
+        input: resolve(import.meta.dirname, 'src/renderer/index.html'),
+      },
+    },
+    plugins: [vue(), devInlineStyles()],
+  },
+});

@@ -1,0 +1,39 @@
+// The detector factory: one place that knows every method, its defaults and how to build it.
+import type * as tf from '@tensorflow/tfjs';
+import type { Detector, DetectorConfig, Method } from './types';
+import { Ganomaly, GANOMALY_DEFAULTS } from './ganomaly';
+import { Egbad, EGBAD_DEFAULTS } from './egbad';
+import { Anogan, ANOGAN_DEFAULTS } from './anogan';
+import { checkSize } from './networks';
+
+export * from './types';
+export { SUPPORTED_SIZES } from './networks';
+
+/** A method's paper defaults for an input size and channel count, with overrides applied. */
+export function defaultConfig(method: Method, size: number, channels: 1 | 3, overrides: Partial<DetectorConfig> = {}): DetectorConfig {
+  checkSize(size);
+  // Sigma grows with the image so the heatmap's blur covers the same fraction of the part at every size.
+  const common = { size, channels, heatmapSigma: Math.max(1, size / 32) };
+  const base =
+    method === 'ganomaly'
+      ? { ...GANOMALY_DEFAULTS, ...common }
+      : method === 'egbad'
+        ? { ...EGBAD_DEFAULTS, ...common }
+        : method === 'anogan'
+          ? { ...ANOGAN_DEFAULTS, ...common }
+          : undefined;
+  if (!base) throw new Error(`unknown method "${method}"; choose ganomaly, egbad or anogan`);
+  return { ...base, ...overrides, method } as DetectorConfig;
+}
+
+/** Build a detector; with `nets` (loaded networks) it wraps trained weights instead of fresh ones. */
+export function createDetector(config: DetectorConfig, nets?: Record<string, tf.LayersModel>): Detector {
+  switch (config.method) {
+    case 'ganomaly':
+      return new Ganomaly(config, nets);
+    case 'egbad':
+      return new Egbad(config, nets);
+    case 'anogan':
+      return new Anogan(config, nets);
+  }
+}

@@ -1,0 +1,97 @@
+// The one interface the station uses for every anomaly detector, and the records it returns.
+import type * as tf from '@tensorflow/tfjs';
+
+export type Method = 'ganomaly' | 'egbad' | 'anogan';
+export const METHODS: readonly Method[] = ['ganomaly', 'egbad', 'anogan'];
+
+/** Settings shared by every method; defaults are the papers' (see each model's file). */
+export interface CommonConfig {
+  method: Method;
+  /** Network input side in pixels: 32, 64, 128 or 256 (DCGAN pyramids halve down to 4x4). */
+  size: number;
+  channels: 1 | 3;
+  /** Latent size nz. Default 100 (GANomaly, DCGAN). */
+  latent: number;
+  /** Base feature maps of generator/encoder (ngf) and discriminator (ndf). Default 64. */
+  ngf: number;
+  ndf: number;
+  /** Adam learning rate and beta1. Default 2e-4 / 0.5. */
+  lr: number;
+  beta1: number;
+  /** Seed for weight initialisation, shuffling, crops and latent search starts. Default 42. */
+  seed: number;
+  /** Gaussian sigma (pixels of the network input) used to smooth the residual map. Default size/32. */
+  heatmapSigma: number;
+}
+
+export interface GanomalyConfig extends CommonConfig {
+  method: 'ganomaly';
+  /** Loss weights: adversarial (feature matching) 1, contextual (L1) 50, encoder (L2) 1. */
+  wAdv: number;
+  wCon: number;
+  wEnc: number;
+}
+
+export interface EgbadConfig extends CommonConfig {
+  method: 'egbad';
+  /** A(x) = alpha * L_G + (1 - alpha) * L_D. Default 0.9 (EGBAD's weight 0.1 on L_D). */
+  alpha: number;
+  /** L_D variant: sigmoid cross-entropy ('ce') or discriminator feature matching ('fm'). Default 'fm'. */
+  dLoss: 'ce' | 'fm';
+}
+
+export interface AnoganConfig extends CommonConfig {
+  method: 'anogan';
+  /** Latent search steps Gamma (default 500), lambda weighting the discriminator loss (0.1), search lr (0.01). */
+  searchSteps: number;
+  lambda: number;
+  searchLr: number;
+}
+
+export type DetectorConfig = GanomalyConfig | EgbadConfig | AnoganConfig;
+
+/** A tensor with a name (optimiser state, checkpoints); tfjs has this type but does not export it. */
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+/** Losses of one training step, by name (e.g. { d: 0.69, g_adv: 0.1, g_con: 0.3, g_enc: 0.01 }). */
+export type StepLosses = Record<string, number>;
+
+/** What scoring a batch gives, image by image. */
+export interface ScoreBatch {
+  /** Raw anomaly score per image (higher = more anomalous); the method's own definition. */
+  scores: Float32Array;
+  /** Per-image mean absolute reconstruction error (the same for every method; used for model selection). */
+  reconstructionErrors: Float32Array;
+  /** Smoothed residual maps |x - x_hat| (channel mean), size*size each, row-major; when asked for. */
+  maps?: Float32Array[];
+  /** Reconstructions in [0, 1], size*size*channels each (HWC); when asked for. */
+  reconstructions?: Float32Array[];
+}
+
+export interface ScoreOptions {
+  maps?: boolean;
+  reconstructions?: boolean;
+}
+
+/**
+ * A trainable anomaly detector. Batches are NHWC float32 tensors scaled to [-1, 1] (see data.ts).
+ * Every method trains on good images only and scores in inference mode (BatchNorm moving statistics).
+ */
+export interface Detector {
+  readonly config: DetectorConfig;
+  /** One optimisation step on a batch of good images; returns the losses. The batch is not disposed. */
+  trainStep(batch: tf.Tensor4D): StepLosses;
+  /** Score a batch (inference mode). The batch is not disposed. */
+  score(batch: tf.Tensor4D, opts?: ScoreOptions): Promise<ScoreBatch>;
+  /** The loss used for early stopping and model selection on held-out GOOD images (lower is better). */
+  validationLoss(batch: tf.Tensor4D): Promise<number>;
+  /** The networks by name, for saving and checkpoints. */
+  networks(): Record<string, tf.LayersModel>;
+  /** Optimiser state, for checkpoints and resume. */
+  optimizerWeights(): Promise<NamedTensor[]>;
+  setOptimizerWeights(weights: NamedTensor[]): Promise<void>;
+  dispose(): void;
+}

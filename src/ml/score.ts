@@ -1,0 +1,58 @@
+// Scoring images the way a model was trained: whole images resized to the network input, or tiled patches
+// stitched back to the working resolution. Everything that scores (calibration, eval, the CLI, the station)
+// goes through here so a model scores identically wherever it runs.
+import type { Detector } from './models/types';
+import { toBatch, type ImageSample } from './data';
+import { scorePatched, type PatchStatistic } from './patch';
+
+export interface InputSpec {
+  mode: 'resize' | 'patch';
+  size: number;
+  stride?: number;
+  statistic?: PatchStatistic;
+}
+
+export interface ScoredImage {
+  score: number;
+  /** Residual map (width*height) when asked for: network size in resize mode, working size in patch mode. */
+  map?: Float32Array;
+  width: number;
+  height: number;
+  /** [0,1] HWC reconstruction (resize mode only). */
+  reconstruction?: Float32Array;
+}
+
+export interface ScoreImagesOptions {
+  maps?: boolean;
+  reconstructions?: boolean;
+  batchSize?: number;
+  /** Called after each batch / image with the number done. */
+  onProgress?: (done: number) => void;
+}
+
+export async function scoreImages(d: Detector, images: ImageSample[], input: InputSpec, opts: ScoreImagesOptions = {}): Promise<ScoredImage[]> {
+  const out: ScoredImage[] = [];
+  if (input.mode === 'patch') {
+    for (const img of images) {
+      const r = await scorePatched(d, img, { size: input.size, stride: input.stride, statistic: input.statistic, batchSize: opts.batchSize });
+      out.push({ score: r.score, map: opts.maps ? r.map : undefined, width: img.width, height: img.height });
+      opts.onProgress?.(out.length);
+    }
+    return out;
+  }
+  const batchSize = opts.batchSize ?? 32;
+  for (let i = 0; i < images.length; i += batchSize) {
+    const chunk = images.slice(i, i + batchSize);
+    const x = toBatch(chunk);
+    try {
+      const r = await d.score(x, { maps: opts.maps, reconstructions: opts.reconstructions });
+      chunk.forEach((_, k) =>
+        out.push({ score: r.scores[k], map: r.maps?.[k], width: input.size, height: input.size, reconstruction: r.reconstructions?.[k] }),
+      );
+    } finally {
+      x.dispose();
+    }
+    opts.onProgress?.(out.length);
+  }
+  return out;
+}

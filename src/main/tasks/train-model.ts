@@ -1,0 +1,163 @@
+// Train a model from a folder of good images (or an MVTec-layout set's train/good): split off held-out good
+// images (half for early stopping / model selection, half for calibration), train with checkpoints so a
+// run can be resumed, calibrate the threshold on the calibration half, and write the model folder.
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import {
+  calibrate,
+  createDetector,
+  defaultConfig,
+  detectorArtifacts,
+  FORMAT_VERSION,
+  PIXEL_SCALE,
+  quantile,
+  scoreImages,
+  trainDetector,
+  type BackendStatus,
+  type DetectorConfig,
+  type InputSpec,
+  type Method,
+  type ModelMeta,
+  type PatchStatistic,
+  type TrainProgress,
+  type TrainResult,
+} from '../../ml';
+import { hashFiles, holdOut, trainingImages } from '../io/datasets';
+import { loadImages, type LoadOptions } from '../io/images';
+import { loadCheckpoint, removeCheckpoint, saveCheckpoint, saveModel } from '../io/model-store';
+
+export interface TrainModelOptions {
+  data: string;
+  out: string;
+  method: Method;
+  size: number;
+  channels: 1 | 3;
+  epochs: number;
+  batchSize?: number;
+  /** Patch mode: network input = patch side; images shrunk so the longer side is at most workingSize (0 = native). */
+  patch?: { workingSize: number; stride?: number; statistic?: PatchStatistic; stepsPerEpoch?: number };
+  /** Fraction of good images held out (half validation, half calibration). Default 0.2. */
+  holdout?: number;
+  targetFalseAlarmRate?: number;
+  patience?: number;
+  overrides?: Partial<DetectorConfig>;
+  resume?: boolean;
+  /** Stop after this many training images (quick demos and tests). */
+  limit?: number;
+  backend: BackendStatus;
+  signal?: AbortSignal;
+  onPhase?: (phase: string, total?: number) => void;
+  onLoadProgress?: (done: number) => void;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+export interface TrainModelResult {
+  meta: ModelMeta;
+  result: TrainResult;
+  skipped: { file: string; reason: string }[];
+}
+
+export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult> {
+  let files = await trainingImages(o.data);
+  if (o.limit) files = files.slice(0, o.limit);
+  if (files.length < 10) throw new Error(`${o.data}: found ${files.length} images; training needs at least 10 good images`);
+  const holdoutFraction = o.holdout ?? 0.2;
+  const split = holdOut(files, holdoutFraction);
+  const heldSplit = holdOut(split.held, 0.5, 'calibration:');
+  const valFiles = heldSplit.train;
+  const calFiles = heldSplit.held;
+
+  const load: LoadOptions = o.patch ? { channels: o.channels, maxSide: o.patch.workingSize } : { channels: o.channels, size: o.size };
+  o.onPhase?.('loading images', files.length);
+  const all = await loadImages([...split.train, ...valFiles, ...calFiles], load, o.onLoadProgress);
+  const skipped = all.errors;
+  const pick = (set: string[]) => {
+    const want = new Set(set);
+    return all.samples.filter((_, i) => want.has(all.files[i]));
+  };
+  const train = pick(split.train);
+  const val = pick(valFiles);
+  const cal = pick(calFiles);
+  if (train.length < 8) throw new Error(`only ${train.length} usable training images after skipping ${skipped.length} unreadable ones`);
+  if (cal.length < 10) throw new Error(`only ${cal.length} held-out calibration images; add more good images or raise --holdout`);
+
+  const input: InputSpec = o.patch
+    ? { mode: 'patch', size: o.size, stride: o.patch.stride ?? o.size / 2, statistic: o.patch.statistic ?? 'max-patch' }
+    : { mode: 'resize', size: o.size };
+
+  const saved = o.resume && existsSync(o.out) ? await loadCheckpoint(o.out) : undefined;
+  if (o.resume && !saved) throw new Error(`nothing to resume: ${o.out} has no checkpoint`);
+  const config: DetectorConfig = saved ? (saved.extra.config as DetectorConfig) : defaultConfig(o.method, o.size, o.channels, o.overrides);
+  const detector = createDetector(config);
+  const batchSize = o.batchSize ?? 32;
+  try {
+    o.onPhase?.(saved ? `resuming after epoch ${saved.checkpoint.epoch}` : 'training');
+    const result = await trainDetector(detector, train, {
+      epochs: o.epochs,
+      batchSize,
+      patchSize: o.patch ? o.size : undefined,
+      stepsPerEpoch: o.patch?.stepsPerEpoch,
+      validation: val,
+      patience: o.patience,
+      signal: o.signal,
+      resume: saved?.checkpoint,
+      onProgress: o.onProgress,
+      onCheckpoint: (c) => saveCheckpoint(o.out, c, { config }),
+    });
+    if (result.cancelled) throw new Error(`training cancelled; resume with --resume (checkpoint in ${o.out}/checkpoint)`);
+
+    o.onPhase?.('calibrating', cal.length);
+    const calScored = await scoreImages(detector, cal, input, { batchSize, maps: true });
+    const calibration = calibrate(
+      calScored.map((s) => s.score),
+      { targetFalseAlarmRate: o.targetFalseAlarmRate },
+    );
+    const heatmap = { vmin: 0, vmax: heatmapScale(calScored.map((s) => s.map!)) };
+
+    const meta: ModelMeta = {
+      format: 'anomaly-station-model',
+      formatVersion: FORMAT_VERSION,
+      name: basename(o.out),
+      createdAt: new Date().toISOString(),
+      method: config.method,
+      config: config as unknown as Record<string, unknown>,
+      networks: Object.keys(detector.networks()),
+      input: {
+        size: o.size,
+        channels: o.channels,
+        mode: input.mode,
+        ...(o.patch ? { workingSize: o.patch.workingSize, stride: input.stride, statistic: input.statistic } : {}),
+      },
+      normalisation: { pixels: 'uint8', range: PIXEL_SCALE.to },
+      calibration,
+      heatmap,
+      training: {
+        dataHash: await hashFiles(files),
+        dataDir: o.data,
+        images: train.length,
+        validationImages: val.length,
+        calibrationImages: cal.length,
+        epochs: result.epochsRun,
+        bestEpoch: result.bestEpoch,
+        bestValidationLoss: result.bestValidationLoss,
+        seconds: result.seconds,
+        backend: o.backend.name,
+        batchSize,
+      },
+    };
+    await saveModel(o.out, meta, await detectorArtifacts(detector));
+    await removeCheckpoint(o.out);
+    return { meta, result, skipped };
+  } finally {
+    detector.dispose();
+  }
+}
+
+/** The residual level that counts as "hot": the 99.9th percentile pixel of good images' maps (subsampled). */
+function heatmapScale(maps: Float32Array[]): number {
+  const n = maps.reduce((a, m) => a + m.length, 0);
+  const step = Math.max(1, Math.floor(n / 2_000_000));
+  const pool: number[] = [];
+  for (const m of maps) for (let i = 0; i < m.length; i += step) pool.push(m[i]);
+  return Math.max(1e-6, quantile(pool, 0.999));
+}

@@ -54,6 +54,8 @@ export interface TrainOptions {
   validation?: ImageSample[];
   /** Epochs without improvement before stopping; default 5. 0 disables early stopping. */
   patience?: number;
+  /** Smallest drop in validation loss that counts as an improvement (as Keras's min_delta). Default 0. */
+  minDelta?: number;
   seed?: number;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
@@ -203,7 +205,7 @@ export async function trainDetector(detector: Detector, train: ImageSample[], op
       if (cancelled) break;
       // Without held-out images there is nothing to select on: the latest epoch is kept.
       const vLoss = val.length ? await validationLoss(detector, val, batchSize) : NaN;
-      if (!val.length || vLoss < bestLoss || !best) {
+      if (!val.length || vLoss < bestLoss - (opts.minDelta ?? 0) || !best) {
         bestLoss = vLoss;
         bestEpoch = epoch + 1;
         if (best) tf.dispose(best.map((b) => b.tensor));

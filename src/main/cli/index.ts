@@ -80,7 +80,16 @@ async function cmdTrain(argv: string[]) {
   const progress = new Progress();
   const epochs = num(values.epochs, 'epochs')!;
   const seed = num(values.seed, 'seed');
+  // Ctrl-C stops between steps and keeps the last epoch's checkpoint (resume with --resume); a second one quits.
+  const ac = new AbortController();
+  const onSigint = () => {
+    if (ac.signal.aborted) process.exit(130);
+    console.error('\nstopping after this step (Ctrl-C again to quit at once)...');
+    ac.abort();
+  };
+  process.on('SIGINT', onSigint);
   const r = await trainModel({
+    signal: ac.signal,
     data: resolve(values.data),
     out: resolve(values.out),
     method: values.method as Method,
@@ -117,6 +126,7 @@ async function cmdTrain(argv: string[]) {
       }
     },
   });
+  process.off('SIGINT', onSigint);
   progress.done();
   for (const s of r.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
   const m = r.meta;

@@ -58,6 +58,9 @@ export interface TrainModelResult {
 }
 
 export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult> {
+  // Cheap checks first: a resume without a checkpoint fails before minutes of image loading.
+  const saved = o.resume && existsSync(o.out) ? await loadCheckpoint(o.out) : undefined;
+  if (o.resume && !saved) throw new Error(`nothing to resume: ${o.out} has no checkpoint`);
   let files = await trainingImages(o.data);
   if (o.limit) files = files.slice(0, o.limit);
   if (files.length < 10) throw new Error(`${o.data}: found ${files.length} images; training needs at least 10 good images`);
@@ -85,8 +88,6 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
     ? { mode: 'patch', size: o.size, stride: o.patch.stride ?? o.size / 2, statistic: o.patch.statistic ?? 'max-patch' }
     : { mode: 'resize', size: o.size };
 
-  const saved = o.resume && existsSync(o.out) ? await loadCheckpoint(o.out) : undefined;
-  if (o.resume && !saved) throw new Error(`nothing to resume: ${o.out} has no checkpoint`);
   const config: DetectorConfig = saved ? (saved.extra.config as DetectorConfig) : defaultConfig(o.method, o.size, o.channels, o.overrides);
   const detector = createDetector(config);
   const batchSize = o.batchSize ?? 32;

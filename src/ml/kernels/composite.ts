@@ -3,9 +3,12 @@
 // throws), its Conv2DBackpropInput (tf.conv2dTranspose and the input-gradient of conv2d) is a naive
 // scalar loop, and the cpu backend's Conv2DBackpropFilter is pathologically slow (TensorBuffer.get
 // per multiply-add). Both gradients are plain convolutions in disguise, so they are rebuilt here
-// from each backend's OWN registered fast kernels (Conv2D, i.e. XNNPACK on wasm, plus cheap
-// Transpose / Reshape / PadV2 / Reverse / Slice glue) working on TensorInfo objects. No tf.Tensor is
+// from each backend's OWN registered fast kernels (Conv2D - XNNPACK on wasm - or BatchMatMul, plus
+// Transpose / Reshape / PadV2 / Slice / Concat glue) working on TensorInfo objects. No tf.Tensor is
 // created inside a kernel, and every intermediate is freed before the kernel returns.
+//   Conv2DBackpropFilter = one stride-1 Conv2D of x^T with dy^T dilated by the stride.
+//   Conv2DBackpropInput  = one stride-1 Conv2D of dy with all stride phases of the flipped filter
+//                          stacked as output channels, then depth-to-space (no zero insertion).
 //
 // Call registerCompositeKernels(name) after the backend's package has been imported (for wasm:
 // `import '@tensorflow/tfjs-backend-wasm'`), before or after tf.setBackend(name).
@@ -29,9 +32,10 @@ const BACKPROP_FILTER = 'Conv2DBackpropFilter';
 const BACKPROP_INPUT = 'Conv2DBackpropInput';
 
 /**
- * Which composites each backend gets. Conv2DBackpropInput is not replaced on cpu: cpu's own kernel
- * skips the structural zeros that the composite has to multiply through (s*s more work at stride s)
- * and measured faster than the composite on cpu's scalar Conv2D (see the kernels test / report).
+ * Which composites each backend gets. Conv2DBackpropInput is not replaced on cpu: cpu's own kernel is
+ * a reasonably tight loop, while on cpu the composite's Conv2D is an equally scalar loop and its glue
+ * (Transpose/Slice/Concat) costs extra per-element passes; measured 1-4x slower than the original on
+ * DCGAN shapes. (On wasm the composite's Conv2D is XNNPACK and wins by 5-10x.)
  */
 const PLAN: Readonly<Record<string, readonly string[]>> = {
   wasm: [BACKPROP_FILTER, BACKPROP_INPUT],
@@ -60,7 +64,9 @@ class KernelScope {
   run(kernelName: string, inputs: NamedTensorInfoMap, attrs: tf.NamedAttrMap): TensorInfo {
     const config = tf.getKernel(kernelName, this.backendName);
     if (config === undefined) {
-      throw new Error(`composite kernels: '${kernelName}' is not registered for backend '${this.backendName}'`);
+      throw new Error(
+        `composite kernels: '${kernelName}' is not registered for backend '${this.backendName}'`,
+      );
     }
     const out = config.kernelFunc({ inputs, backend: this.backend, attrs });
     if (Array.isArray(out)) {
@@ -94,13 +100,16 @@ class KernelScope {
 }
 
 function as4D(shape: number[], what: string): [number, number, number, number] {
-  if (shape.length !== 4) throw new Error(`composite kernels: ${what} must be rank 4, got [${shape.join(',')}]`);
+  if (shape.length !== 4)
+    throw new Error(`composite kernels: ${what} must be rank 4, got [${shape.join(',')}]`);
   return [shape[0], shape[1], shape[2], shape[3]];
 }
 
 function checkShape(actual: number[], expected: number[], what: string): void {
   if (actual.length !== expected.length || actual.some((d, i) => d !== expected[i])) {
-    throw new Error(`composite kernels: ${what} has shape [${actual.join(',')}], expected [${expected.join(',')}]`);
+    throw new Error(
+      `composite kernels: ${what} has shape [${actual.join(',')}], expected [${expected.join(',')}]`,
+    );
   }
 }
 
@@ -242,7 +251,9 @@ function makeBackpropInputZeroInsert(backendName: string): tf.KernelFunc {
         const sizeH = LH - beginH - Math.max(0, -bottom);
         const sizeW = LW - beginW - Math.max(0, -right);
         if (sizeH <= 0 || sizeW <= 0) {
-          throw new Error('composite Conv2DBackpropInput: padding larger than the receptive field is not supported');
+          throw new Error(
+            'composite Conv2DBackpropInput: padding larger than the receptive field is not supported',
+          );
         }
         g = scope.run('Slice', { x: g }, { begin: [0, beginH, beginW, 0], size: [N, sizeH, sizeW, Co] });
         top = Math.max(top, 0);
@@ -285,8 +296,10 @@ function makeBackpropInputZeroInsert(backendName: string): tf.KernelFunc {
  * All sH*sW phases share the same input and (after zero-padding KH up to TH*sH) the same sub-filter
  * size TH = ceil(KH/sH), so they run as ONE Conv2D with the phase sub-filters stacked along the output
  * channels ([TH,TW,Co,sH*sW*Ci]); a reshape/transpose (depth-to-space) interleaves the phases into
- * rows m*sH + r, and a slice drops the padTop mod sH leading (and any trailing) rows. Same number of
- * multiply-adds as the forward conv, versus sH*sW times that for the zero-insertion formulation.
+ * rows m*sH + r, and a slice drops the padTop mod sH leading (and any trailing) rows. About the
+ * multiply-adds of the forward conv (plus one phase row/column of slack when padTop mod sH != 0),
+ * versus sH*sW times that for the zero-insertion formulation. The 1x1-dy VALID case (DCGAN
+ * generator's first layer) is a plain BatchMatMul instead.
  */
 function makeBackpropInputPhases(backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
@@ -326,6 +339,27 @@ function makeBackpropInputPhases(backendName: string): tf.KernelFunc {
 
     const scope = new KernelScope(backendName, backend as FreeingBackend);
     try {
+      if (OH === 1 && OW === 1 && H === KH && W === KW && padTop === 0 && padLeft === 0) {
+        // 1x1 dy over a VALID, filter-sized input (generator's first layer 1 -> KxK, and the input
+        // gradient of a discriminator/encoder head KxK -> 1): dx[n,(kh,kw,ci)] = sum_co dy[n,co] *
+        // W[(kh,kw,ci),co], a plain matmul. As a conv it would mostly multiply padding zeros.
+        // Computed as dx^T = W . dy^T: wasm's BatchMatMul has a fast (XNNPACK) path only without
+        // transposeA/B, and transposing dy and the result is cheaper than transposing W.
+        const dy2 = scope.run('Reshape', { x: dy }, { shape: [N, Co] }); // NHWC == NCHW for 1x1
+        const dyT = scope.run('Transpose', { x: dy2 }, { perm: [1, 0] });
+        const b = scope.run('Reshape', { x: dyT }, { shape: [1, Co, N] });
+        const a = scope.run('Reshape', { x: filter }, { shape: [1, KH * KW * Ci, Co] });
+        const m = scope.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+        const m3 = scope.run('Reshape', { x: m }, { shape: [KH * KW, Ci, N] });
+        // [(kh,kw),ci,n] -> NHWC [n,(kh,kw),ci] or NCHW [n,ci,(kh,kw)]
+        const t = scope.run('Transpose', { x: m3 }, { perm: channelsLast ? [2, 0, 1] : [2, 1, 0] });
+        const out = scope.run(
+          'Reshape',
+          { x: t },
+          { shape: channelsLast ? [N, KH, KW, Ci] : [N, Ci, KH, KW] },
+        );
+        return scope.keep(out);
+      }
       let g = channelsLast ? dy : scope.run('Transpose', { x: dy }, { perm: [0, 2, 3, 1] }); // [N,OH,OW,Co]
       if (top < 0 || left < 0 || bottom < 0 || right < 0) {
         const beginH = Math.max(0, -top);
@@ -333,7 +367,9 @@ function makeBackpropInputPhases(backendName: string): tf.KernelFunc {
         const sizeH = OH - beginH - Math.max(0, -bottom);
         const sizeW = OW - beginW - Math.max(0, -right);
         if (sizeH <= 0 || sizeW <= 0) {
-          throw new Error('composite Conv2DBackpropInput: padding larger than the receptive field is not supported');
+          throw new Error(
+            'composite Conv2DBackpropInput: padding larger than the receptive field is not supported',
+          );
         }
         g = scope.run('Slice', { x: g }, { begin: [0, beginH, beginW, 0], size: [N, sizeH, sizeW, Co] });
         top = Math.max(top, 0);
@@ -359,9 +395,20 @@ function makeBackpropInputPhases(backendName: string): tf.KernelFunc {
           },
         );
       }
-      f = scope.run('Reshape', { x: f }, { shape: [TH, sH, TW, sW, Ci, Co] });
-      f = scope.run('Reverse', { x: f }, { dims: [0, 2] });
-      f = scope.run('Transpose', { x: f }, { perm: [0, 2, 5, 1, 3, 4] }); // [TH,TW,Co,sH,sW,Ci]
+      // [TH,sH,TW,(sW,Ci),Co] -> [TH,TW,Co,sH,(sW,Ci)]: one 5D transpose (wasm drops size-1 dims).
+      f = scope.run('Reshape', { x: f }, { shape: [TH, sH, TW, sW * Ci, Co] });
+      f = scope.run('Transpose', { x: f }, { perm: [0, 2, 4, 1, 3] });
+      if (TH * TW > 1) {
+        // Flip t and u together = reverse the flattened leading (TH*TW) axis. Done as contiguous
+        // Slices + one Concat: ~4x faster than wasm's generic per-element Reverse kernel.
+        const rowLen = Co * sH * sW * Ci;
+        const flat = scope.run('Reshape', { x: f }, { shape: [TH * TW, rowLen] });
+        const rows: TensorInfo[] = [];
+        for (let i = TH * TW - 1; i >= 0; i--) {
+          rows.push(scope.run('Slice', { x: flat }, { begin: [i, 0], size: [1, rowLen] }));
+        }
+        f = scope.run('Concat', rows as unknown as NamedTensorInfoMap, { axis: 0 });
+      }
       f = scope.run('Reshape', { x: f }, { shape: [TH, TW, Co, sH * sW * Ci] });
 
       const explicit: ExplicitPad4 = [
@@ -380,14 +427,16 @@ function makeBackpropInputPhases(backendName: string): tf.KernelFunc {
         // depth-to-space: [N*MH, MW, sH, sW*Ci] -> [N*MH, sH, MW, sW*Ci] == [N, MH*sH, MW*sW, Ci]
         dx = scope.run('Reshape', { x: dx }, { shape: [N * MH, MW, sH, sW * Ci] });
         dx = scope.run('Transpose', { x: dx }, { perm: [0, 2, 1, 3] });
-        dx = scope.run('Reshape', { x: dx }, { shape: [N, MH * sH, MW * sW, Ci] });
       }
-      // Row 0 of dx is h' = m0H*sH, i.e. h = m0H*sH - padTop.
+      // Row 0 of dx is h' = m0H*sH, i.e. h = m0H*sH - padTop. Columns and channels are contiguous
+      // within a row, so the crop is a 3D slice with long contiguous runs (W*Ci floats).
       const offH = padTop - m0H * sH;
       const offW = padLeft - m0W * sW;
       if (offH !== 0 || offW !== 0 || MH * sH !== H || MW * sW !== W) {
-        dx = scope.run('Slice', { x: dx }, { begin: [0, offH, offW, 0], size: [N, H, W, Ci] });
+        dx = scope.run('Reshape', { x: dx }, { shape: [N, MH * sH, MW * sW * Ci] });
+        dx = scope.run('Slice', { x: dx }, { begin: [0, offH, offW * Ci], size: [N, H, W * Ci] });
       }
+      dx = scope.run('Reshape', { x: dx }, { shape: [N, H, W, Ci] });
       if (!channelsLast) dx = scope.run('Transpose', { x: dx }, { perm: [0, 3, 1, 2] });
       return scope.keep(dx);
     } finally {
@@ -457,7 +506,8 @@ export function compositeKernelFunc(
   backendName: string,
   variant: 'default' | 'zero-insert' = 'default',
 ): tf.KernelFunc | undefined {
-  if (variant === 'zero-insert') return kernelName === BACKPROP_INPUT ? makeBackpropInputZeroInsert(backendName) : undefined;
+  if (variant === 'zero-insert')
+    return kernelName === BACKPROP_INPUT ? makeBackpropInputZeroInsert(backendName) : undefined;
   const factory = FACTORIES[kernelName];
   return factory === undefined ? undefined : factory(backendName);
 }

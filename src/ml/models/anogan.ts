@@ -28,7 +28,6 @@ export class Anogan implements Detector {
   private readonly optG: tf.AdamOptimizer;
   private readonly optD: tf.AdamOptimizer;
   private step = 0;
-  private searches = 0;
 
   constructor(
     readonly config: AnoganConfig,
@@ -80,11 +79,11 @@ export class Anogan implements Detector {
     return { perImage: lR.mul(1 - lambda).add(lD.mul(lambda)) as tf.Tensor1D, xHat };
   }
 
-  /** The latent search; `steps` defaults to the configured Gamma. Returns z* (caller disposes). */
+  /** The latent search; `steps` defaults to the configured Gamma. Returns z* (caller disposes). Starts from
+   * the same seeded z every time, so an image scores the same on every call. */
   searchLatent(x: tf.Tensor4D, steps = this.config.searchSteps): tf.Variable {
-    this.searches += 1;
     const n = x.shape[0];
-    const z = tf.variable(tf.randomNormal([n, 1, 1, this.config.latent], 0, 1, 'float32', this.config.seed * 31 + this.searches), true);
+    const z = tf.tidy(() => tf.variable(tf.randomNormal([n, 1, 1, this.config.latent], 0, 1, 'float32', this.config.seed * 31), true));
     const featX = tf.tidy(() => (this.discriminator.apply(x, { training: false }) as tf.Tensor[])[1]);
     const opt = tf.train.adam(this.config.searchLr, 0.9, 0.999);
     try {

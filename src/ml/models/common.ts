@@ -19,7 +19,7 @@ export function bcePerExample(logits: tf.Tensor, label: 0 | 1): tf.Tensor1D {
   return tf.tidy(() => {
     const flat = logits.reshape([logits.shape[0], -1]);
     const labels = label === 1 ? tf.onesLike(flat) : tf.zerosLike(flat);
-    return tf.losses.sigmoidCrossEntropy(labels, flat, undefined, tf.Reduction.NONE).mean(1) as tf.Tensor1D;
+    return tf.losses.sigmoidCrossEntropy(labels, flat, undefined, 0, tf.Reduction.NONE).mean(1) as tf.Tensor1D;
   });
 }
 

@@ -1,0 +1,132 @@
+// The `station` CLI end to end on real files: train a GANomaly on a folder of synthetic good parts, eval it
+// on an MVTec-layout test split, score images (a corrupt one among them) with heatmaps, resume, and refuse
+// damaged model folders clearly.
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/main/cli/index';
+import { trainModel } from '../../src/main/tasks/train-model';
+import { selectBackend } from '../../src/ml';
+import { tempDir, writeMvtecSet } from '../helpers/fixtures';
+
+const t = tempDir();
+const data = join(t.dir, 'parts');
+const model = join(t.dir, 'model');
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
+  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
+  try {
+    const code = await main(argv);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  await writeMvtecSet(data, { train: 60, testGood: 12, testBad: 12 });
+  writeFileSync(join(data, 'train', 'good', 'zz-corrupt.png'), 'not a png');
+});
+afterAll(() => t.cleanup());
+
+describe('station CLI', () => {
+  it('trains a calibrated model folder and says which backend ran', async () => {
+    const r = await run('train', '--data', data, '--out', model, '--epochs', '2', '--batch', '16', '--holdout', '0.4', '--method', 'ganomaly', '--size', '32', '--backend', 'wasm');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/ML backend: wasm/);
+    expect(r.err).toMatch(/skipped .*zz-corrupt\.png: not an image/);
+    expect(r.out).toMatch(/trained ganomaly 32x32x1/);
+    const meta = JSON.parse(readFileSync(join(model, 'meta.json'), 'utf8'));
+    expect(meta.method).toBe('ganomaly');
+    expect(meta.calibration.threshold).toBeGreaterThan(0);
+    expect(meta.calibration.goodStats.n).toBeGreaterThanOrEqual(5);
+    expect(meta.training.dataHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(meta.training.backend).toBe('wasm');
+    for (const net of meta.networks) expect(existsSync(join(model, 'networks', net, 'model.json'))).toBe(true);
+    expect(existsSync(join(model, 'checkpoint'))).toBe(false);
+  });
+
+  it('evaluates on the MVTec test split and writes JSON', async () => {
+    const json = join(t.dir, 'eval.json');
+    const r = await run('eval', '--data', data, '--model', model, '--json', json);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/AUROC/);
+    const rep = JSON.parse(readFileSync(json, 'utf8'));
+    expect(rep.overall.images).toBe(24);
+    expect(rep.perType.map((p: { type: string }) => p.type)).toEqual(['blob']);
+    expect(rep.overall.auroc).toBeGreaterThanOrEqual(0);
+    expect(rep.overall.auroc).toBeLessThanOrEqual(1);
+    expect(rep.overall.pixelAuroc).toBeGreaterThan(0.5);
+    expect(rep.threshold).toBe(JSON.parse(readFileSync(join(model, 'meta.json'), 'utf8')).calibration.threshold);
+  });
+
+  it('scores images, writes heatmaps, and lists a corrupt file without stopping', async () => {
+    const good = join(data, 'test', 'good', '000.png');
+    const bad = join(data, 'test', 'blob', '000.png');
+    const broken = join(t.dir, 'broken.png');
+    writeFileSync(broken, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0]));
+    const heat = join(t.dir, 'heat');
+    const r = await run('score', '--model', model, good, broken, bad, '--heatmap', heat);
+    expect(r.code).toBe(1); // one file failed
+    const lines = r.out.split('\n');
+    expect(lines[0]).toBe('file\tscore\tnormalised\tverdict');
+    expect(lines[1]).toMatch(/\t(pass|flag)$/);
+    expect(lines[2]).toMatch(/broken\.png\t-\t-\terror: /);
+    expect(lines[3]).toMatch(/\t(pass|flag)$/);
+    const png = await sharp(join(heat, '000.heatmap.png')).metadata();
+    expect([png.width, png.height]).toEqual([32, 32]);
+    expect(existsSync(join(heat, '000.reconstruction.png'))).toBe(true);
+  });
+
+  it('resumes an interrupted run from its checkpoint', async () => {
+    const m2 = join(t.dir, 'model2');
+    const noCk = await run('train', '--data', data, '--out', m2, '--epochs', '1', '--resume');
+    expect(noCk.code).toBe(1);
+    expect(noCk.err).toMatch(/nothing to resume/);
+    // Interrupt a 2-epoch run after its first epoch (as Ctrl-C does in the CLI)...
+    const ac = new AbortController();
+    await expect(
+      trainModel({
+        data, out: m2, method: 'ganomaly', size: 32, channels: 1, epochs: 2, batchSize: 16, holdout: 0.4,
+        backend: await selectBackend('wasm'), signal: ac.signal,
+        onProgress: (p) => p.kind === 'epoch' && ac.abort(),
+      }),
+    ).rejects.toThrow(/cancelled; resume with --resume/);
+    expect(existsSync(join(m2, 'checkpoint', 'checkpoint.json'))).toBe(true);
+    expect(existsSync(join(m2, 'meta.json'))).toBe(false);
+    // ...and finish it from the checkpoint.
+    const r = await run('train', '--data', data, '--out', m2, '--epochs', '2', '--batch', '16', '--holdout', '0.4', '--resume');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/resuming after epoch 1/);
+    expect(r.err).not.toMatch(/epoch 1\/2:/);
+    expect(r.err).toMatch(/epoch 2\/2:/);
+    const meta = JSON.parse(readFileSync(join(m2, 'meta.json'), 'utf8'));
+    expect(meta.training.epochs).toBe(2);
+  });
+
+  it('refuses damaged and foreign model folders clearly', async () => {
+    const img = join(data, 'test', 'good', '001.png');
+    let r = await run('score', '--model', join(t.dir, 'nope'), img);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/model folder not found/);
+    const broken = join(t.dir, 'broken-model');
+    await run('train', '--data', data, '--out', broken, '--epochs', '1', '--batch', '16', '--holdout', '0.4');
+    rmSync(join(broken, 'networks', 'decoder_g', 'weights.bin'));
+    r = await run('score', '--model', broken, img);
+    expect(r.err).toMatch(/damaged model/);
+    writeFileSync(join(broken, 'meta.json'), '{"format": "something-else"}');
+    r = await run('score', '--model', broken, img);
+    expect(r.err).toMatch(/not an Anomaly Station model/);
+  });
+
+  it('prints usage for a wrong command', async () => {
+    const r = await run('frobnicate');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/unknown command/);
+  });
+});

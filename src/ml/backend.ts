@@ -4,6 +4,7 @@
 // status line that every CLI run and the UI print.
 import * as tf from '@tensorflow/tfjs';
 import { registerCompositeKernels } from './kernels/composite';
+import { registerGradientFixes } from './kernels/gradients';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -116,7 +117,7 @@ export async function selectBackend(prefer?: string): Promise<BackendStatus> {
       name,
       tfjsName,
       skipped,
-      compositeKernels: registerCompositeKernels(tfjsName),
+      compositeKernels: [...registerCompositeKernels(tfjsName), ...registerGradientFixes().map((g) => `${g} gradient`)],
       forced: Boolean(wanted),
       simd: tfjsName === 'wasm' ? tf.env().getBool('WASM_HAS_SIMD_SUPPORT') : undefined,
     };

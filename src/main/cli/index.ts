@@ -12,7 +12,9 @@ import { ImageError } from '../io/images';
 import { Progress } from './progress';
 import { runScore } from './score-command';
 import { trainModel } from '../tasks/train-model';
-import { evaluateModel, type EvalReport } from '../tasks/evaluate';
+import { evaluateModel } from '../tasks/evaluate';
+import { formatEvalTable } from './format';
+import { DEMO_DATA, runDemo } from './demo';
 import { exportFashionMnist } from '../tasks/fashion-mnist';
 import { loadModel } from '../io/model-store';
 
@@ -26,6 +28,7 @@ commands:
   eval     --data MVTEC_DIR --model MODEL [--json FILE] [--no-pixel]
   score    --model MODEL IMAGE... [--heatmap OUT_DIR]
   dataset  fashion-mnist --class N --out DIR [--max-test N]
+  demo     [--data-dir DIR] train (once) and evaluate a GANomaly on the bundled DeepPCB sample, write heatmaps
   backend  print the ML backend this machine gets and why
 
 global: --backend tensorflow-gpu|tensorflow|wasm|cpu (or env STATION_BACKEND)`;
@@ -137,22 +140,6 @@ async function cmdTrain(argv: string[]) {
   );
 }
 
-function fmt(v: number): string {
-  return Number.isFinite(v) ? v.toFixed(3) : '  -  ';
-}
-
-export function formatEvalTable(r: EvalReport): string {
-  const lines = [
-    `model ${r.model} (${r.method}) on ${r.data}; backend ${r.backend}; threshold ${r.threshold.toPrecision(5)}; false alarms on test/good ${(r.falseAlarmRate * 100).toFixed(1)}%`,
-    'type            images  AUROC  AUPRC  F1     recall pixelAUROC',
-  ];
-  for (const x of [r.overall, ...r.perType]) {
-    lines.push(`${x.type.padEnd(15)} ${String(x.images).padStart(6)}  ${fmt(x.auroc)}  ${fmt(x.auprc)}  ${fmt(x.f1)}  ${fmt(x.recall)}  ${fmt(x.pixelAuroc)}`);
-  }
-  lines.push(`scoring: ${r.scoringImagesPerSecond.toFixed(1)} images/s`);
-  return lines.join('\n');
-}
-
 async function cmdEval(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
@@ -217,6 +204,13 @@ export async function main(argv: string[]): Promise<number> {
       case 'dataset':
         await cmdDataset(rest);
         return 0;
+      case 'demo': {
+        const { values } = parseArgs({ args: rest, options: { 'data-dir': { type: 'string', default: '.station' }, backend: { type: 'string' } } });
+        const backend = await header(values.backend);
+        console.log(`Anomaly Station demo: the live station UI is not built yet, so this trains and evaluates a model on the bundled sample (${DEMO_DATA}).`);
+        await runDemo(backend, resolve(values['data-dir']));
+        return 0;
+      }
       case 'backend':
         await header(parseArgs({ args: rest, options: { backend: { type: 'string' } } }).values.backend);
         return 0;

@@ -1,0 +1,146 @@
+// `npm run bench:detect`: detection quality of each method's default on real data, through the same code
+// the CLI uses (trainModel + evaluateModel): Fashion-MNIST one-class (Debian's dataset-fashion-mnist; train
+// on one class, the other nine are anomalies) and the MVTec-layout sets in ../shared/data. One JSON per
+// (method, data set) under bench/results/detection/, and a Markdown table per method rebuilt from all of
+// them, so runs can be split across processes and resumed.
+//   npm run bench:detect -- [--methods ganomaly,egbad,anogan] [--sets fmnist0,...,fmnist9,magnetic_tile,deeppcb]
+//     [--epochs 15] [--limit N] [--max-test N] [--size 32] [--table-only]
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeBackend, METHODS, selectBackend, type Method } from '../src/ml';
+import { trainModel } from '../src/main/tasks/train-model';
+import { evaluateModel, type EvalReport } from '../src/main/tasks/evaluate';
+import { loadModel } from '../src/main/io/model-store';
+import { exportFashionMnist, FASHION_CLASSES } from '../src/main/tasks/fashion-mnist';
+
+const { values } = parseArgs({
+  options: {
+    methods: { type: 'string', default: METHODS.join(',') },
+    sets: { type: 'string', default: [...FASHION_CLASSES.map((_, i) => `fmnist${i}`), 'magnetic_tile'].join(',') },
+    epochs: { type: 'string', default: '15' },
+    limit: { type: 'string' },
+    'max-test': { type: 'string' },
+    size: { type: 'string', default: '32' },
+    work: { type: 'string', default: '.tmp/detect' },
+    out: { type: 'string', default: 'bench/results' },
+    'table-only': { type: 'boolean', default: false },
+  },
+});
+
+const outDir = resolve(values.out, 'detection');
+mkdirSync(outDir, { recursive: true });
+
+interface Row {
+  method: string;
+  set: string;
+  size: number;
+  epochs: number;
+  bestEpoch: number;
+  trainImages: number;
+  trainSeconds: number;
+  report: EvalReport;
+  settings: Record<string, unknown>;
+  date: string;
+}
+
+async function prepare(set: string, maxTest?: number): Promise<string> {
+  if (set.startsWith('fmnist')) {
+    const cls = Number(set.slice(6));
+    const dir = resolve(values.work, 'data', `${set}${maxTest ? `-t${maxTest}` : ''}`);
+    if (!existsSync(join(dir, 'SOURCE.txt'))) await exportFashionMnist(cls, dir, { maxTest });
+    return dir;
+  }
+  const dir = resolve('..', 'shared', 'data', set);
+  if (!existsSync(dir)) throw new Error(`data set ${set} not found at ${dir}`);
+  return dir;
+}
+
+async function runOne(method: Method, set: string): Promise<void> {
+  const backend = await selectBackend();
+  const maxTest = values['max-test'] ? Number(values['max-test']) : undefined;
+  const data = await prepare(set, set.startsWith('fmnist') ? maxTest : undefined);
+  const size = Number(values.size);
+  const epochs = Number(values.epochs);
+  const modelDir = resolve(values.work, 'models', `${method}-${set}`);
+  const t0 = performance.now();
+  let lastLog = 0;
+  const trained = await trainModel({
+    data,
+    out: modelDir,
+    method,
+    size,
+    channels: 1,
+    epochs,
+    limit: values.limit ? Number(values.limit) : undefined,
+    backend,
+    onProgress: (p) => {
+      if (p.kind === 'epoch' || Date.now() - lastLog > 30_000) {
+        lastLog = Date.now();
+        console.error(`[${method} ${set}] epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} ${p.imagesPerSecond.toFixed(1)} img/s${p.validationLoss !== undefined ? ` val ${p.validationLoss.toFixed(5)}` : ''}`);
+      }
+    },
+  });
+  const model = await loadModel(modelDir);
+  const report = await evaluateModel(model, `${method}-${set}`, data, { backend: backend.name });
+  model.detector.dispose();
+  // Per-image scores stay in the JSON only for small sets (they make the file large otherwise).
+  if (report.scores.length > 2000) report.scores = [];
+  const row: Row = {
+    method,
+    set,
+    size,
+    epochs: trained.result.epochsRun,
+    bestEpoch: trained.result.bestEpoch,
+    trainImages: trained.meta.training!.images,
+    trainSeconds: trained.result.seconds,
+    report,
+    settings: { limit: values.limit ?? null, maxTest: maxTest ?? null, requestedEpochs: epochs },
+    date: new Date().toISOString(),
+  };
+  writeFileSync(join(outDir, `${method}-${set}.json`), JSON.stringify(row, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1));
+  console.error(`[${method} ${set}] AUROC ${report.overall.auroc.toFixed(3)} pixel ${report.overall.pixelAuroc?.toFixed?.(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+}
+
+const f3 = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(3));
+
+function writeTables(): void {
+  const rows: Row[] = readdirSync(outDir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(outDir, f), 'utf8')));
+  const md: string[] = [
+    '# Detection (each method\'s default configuration; threshold calibrated on held-out GOOD training images)',
+    '',
+    `Machine: ${cpus()[0]?.model} (${availableParallelism()} cores). Written by \`npm run bench:detect\`; raw numbers in detection/*.json.`,
+    '',
+  ];
+  for (const method of METHODS) {
+    const mine = rows.filter((r) => r.method === method).sort((a, b) => a.set.localeCompare(b.set, 'en', { numeric: true }));
+    if (!mine.length) continue;
+    md.push(`## ${method}`, '', '| data set | train imgs | epochs (best) | train s | test imgs | AUROC | AUPRC | F1@thr | FAR test/good | pixel AUROC | score img/s | backend |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of mine) {
+      const o = r.report.overall;
+      md.push(`| ${r.set} | ${r.trainImages} | ${r.epochs} (${r.bestEpoch}) | ${r.trainSeconds.toFixed(0)} | ${o.images} | ${f3(o.auroc)} | ${f3(o.auprc)} | ${f3(o.f1)} | ${f3(r.report.falseAlarmRate)} | ${f3(o.pixelAuroc)} | ${r.report.scoringImagesPerSecond.toFixed(1)} | ${r.report.backend} |`);
+    }
+    const fm = mine.filter((r) => r.set.startsWith('fmnist'));
+    if (fm.length) md.push(`| **Fashion-MNIST mean (${fm.length} classes)** | | | | | **${f3(fm.reduce((a, r) => a + r.report.overall.auroc, 0) / fm.length)}** | | | | | | |`);
+    md.push('');
+    for (const r of mine.filter((x) => x.report.perType.length > 1 && !x.set.startsWith('fmnist'))) {
+      md.push(`${method} on ${r.set}, per defect type (each against test/good):`, '', '| type | images | AUROC | AUPRC | F1@thr | recall | pixel AUROC |', '|---|---|---|---|---|---|---|');
+      for (const t of r.report.perType) md.push(`| ${t.type} | ${t.images} | ${f3(t.auroc)} | ${f3(t.auprc)} | ${f3(t.f1)} | ${f3(t.recall)} | ${f3(t.pixelAuroc)} |`);
+      md.push('');
+    }
+  }
+  writeFileSync(resolve(values.out, 'detection.md'), md.join('\n'));
+  console.log(md.join('\n'));
+}
+
+if (!values['table-only']) {
+  const backend = await selectBackend();
+  console.error(`${describeBackend(backend)}\nshell: bench (node ${process.versions.node})`);
+  for (const method of values.methods.split(',') as Method[]) {
+    for (const set of values.sets.split(',')) await runOne(method, set);
+  }
+}
+writeTables();

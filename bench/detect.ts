@@ -5,6 +5,7 @@
 // them, so runs can be split across processes and resumed.
 //   npm run bench:detect -- [--methods ganomaly,egbad,anogan] [--sets fmnist0,...,fmnist9,magnetic_tile,deeppcb]
 //     [--epochs 15] [--limit N] [--max-test N] [--size 32] [--table-only]
+//     [--patch --working-size 256 --stride 16 --steps-per-epoch N --tag -patch]
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,6 +27,11 @@ const { values } = parseArgs({
     work: { type: 'string', default: '.tmp/detect' },
     out: { type: 'string', default: 'bench/results' },
     'table-only': { type: 'boolean', default: false },
+    patch: { type: 'boolean', default: false },
+    'working-size': { type: 'string', default: '256' },
+    stride: { type: 'string' },
+    'steps-per-epoch': { type: 'string' },
+    tag: { type: 'string', default: '' },
   },
 });
 
@@ -63,7 +69,8 @@ async function runOne(method: Method, set: string): Promise<void> {
   const data = await prepare(set, set.startsWith('fmnist') ? maxTest : undefined);
   const size = Number(values.size);
   const epochs = Number(values.epochs);
-  const modelDir = resolve(values.work, 'models', `${method}-${set}`);
+  const name = `${method}-${set}${values.tag}`;
+  const modelDir = resolve(values.work, 'models', name);
   const t0 = performance.now();
   let lastLog = 0;
   const trained = await trainModel({
@@ -74,6 +81,13 @@ async function runOne(method: Method, set: string): Promise<void> {
     channels: 1,
     epochs,
     limit: values.limit ? Number(values.limit) : undefined,
+    patch: values.patch
+      ? {
+          workingSize: Number(values['working-size']),
+          stride: values.stride ? Number(values.stride) : undefined,
+          stepsPerEpoch: values['steps-per-epoch'] ? Number(values['steps-per-epoch']) : undefined,
+        }
+      : undefined,
     backend,
     onProgress: (p) => {
       if (p.kind === 'epoch' || Date.now() - lastLog > 30_000) {
@@ -83,23 +97,28 @@ async function runOne(method: Method, set: string): Promise<void> {
     },
   });
   const model = await loadModel(modelDir);
-  const report = await evaluateModel(model, `${method}-${set}`, data, { backend: backend.name });
+  const report = await evaluateModel(model, name, data, { backend: backend.name });
   model.detector.dispose();
   // Per-image scores stay in the JSON only for small sets (they make the file large otherwise).
   if (report.scores.length > 2000) report.scores = [];
   const row: Row = {
     method,
-    set,
+    set: `${set}${values.tag}`,
     size,
     epochs: trained.result.epochsRun,
     bestEpoch: trained.result.bestEpoch,
     trainImages: trained.meta.training!.images,
     trainSeconds: trained.result.seconds,
     report,
-    settings: { limit: values.limit ?? null, maxTest: maxTest ?? null, requestedEpochs: epochs },
+    settings: {
+      limit: values.limit ?? null,
+      maxTest: maxTest ?? null,
+      requestedEpochs: epochs,
+      input: trained.meta.input,
+    },
     date: new Date().toISOString(),
   };
-  writeFileSync(join(outDir, `${method}-${set}.json`), JSON.stringify(row, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1));
+  writeFileSync(join(outDir, `${name}.json`), JSON.stringify(row, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1));
   console.error(`[${method} ${set}] AUROC ${report.overall.auroc.toFixed(3)} pixel ${report.overall.pixelAuroc?.toFixed?.(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }
 
@@ -130,6 +149,10 @@ function writeTables(): void {
       md.push(`${method} on ${r.set}, per defect type (each against test/good):`, '', '| type | images | AUROC | AUPRC | F1@thr | recall | pixel AUROC |', '|---|---|---|---|---|---|---|');
       for (const t of r.report.perType) md.push(`| ${t.type} | ${t.images} | ${f3(t.auroc)} | ${f3(t.auprc)} | ${f3(t.f1)} | ${f3(t.recall)} | ${f3(t.pixelAuroc)} |`);
       md.push('');
+    }
+    for (const r of mine.filter((x) => x.report.patchStatisticAuroc)) {
+      const st = Object.entries(r.report.patchStatisticAuroc!).map(([k, v]) => `${k} ${f3(v)}`).join(', ');
+      md.push(`${method} on ${r.set}: image AUROC by patch statistic (same tiles): ${st}`, '');
     }
   }
   writeFileSync(resolve(values.out, 'detection.md'), md.join('\n'));

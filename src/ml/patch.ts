@@ -66,10 +66,14 @@ export async function scorePatched(detector: Detector, image: ImageSample, opts:
     }
   }
   for (let i = 0; i < sum.length; i++) sum[i] /= count[i];
-  const statistic = opts.statistic ?? 'max-patch';
-  let score: number;
-  if (statistic === 'max-patch') score = Math.max(...patchScores);
-  else if (statistic === 'map-max') score = sum.reduce((a, b) => Math.max(a, b), -Infinity);
-  else score = quantile(sum, 0.99);
-  return { score, map: sum, patchScores };
+  return { score: patchImageScore(opts.statistic ?? 'max-patch', patchScores, sum), map: sum, patchScores };
 }
+
+/** The image score from a tiled image: the worst patch's own score, or the stitched map's max / 99th pct. */
+export function patchImageScore(statistic: PatchStatistic, patchScores: Float32Array, map: Float32Array): number {
+  if (statistic === 'max-patch') return patchScores.reduce((a, b) => Math.max(a, b), -Infinity);
+  if (statistic === 'map-max') return map.reduce((a, b) => Math.max(a, b), -Infinity);
+  return quantile(map, 0.99);
+}
+
+export const PATCH_STATISTICS: readonly PatchStatistic[] = ['max-patch', 'map-max', 'map-p99'];

@@ -18,6 +18,8 @@ export interface ScoredImage {
   map?: Float32Array;
   width: number;
   height: number;
+  /** Patch mode: the detector's raw score of every tile (lets eval compare image statistics). */
+  patchScores?: Float32Array;
   /** [0,1] HWC reconstruction (resize mode only). */
   reconstruction?: Float32Array;
 }
@@ -35,7 +37,7 @@ export async function scoreImages(d: Detector, images: ImageSample[], input: Inp
   if (input.mode === 'patch') {
     for (const img of images) {
       const r = await scorePatched(d, img, { size: input.size, stride: input.stride, statistic: input.statistic, batchSize: opts.batchSize });
-      out.push({ score: r.score, map: opts.maps ? r.map : undefined, width: img.width, height: img.height });
+      out.push({ score: r.score, map: opts.maps ? r.map : undefined, patchScores: r.patchScores, width: img.width, height: img.height });
       opts.onProgress?.(out.length);
     }
     return out;

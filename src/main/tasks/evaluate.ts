@@ -6,6 +6,8 @@ import {
   auprc,
   auroc,
   f1AtThreshold,
+  PATCH_STATISTICS,
+  patchImageScore,
   pixelAuroc,
   scoreImages,
   type InputSpec,
@@ -37,6 +39,8 @@ export interface EvalReport {
   goodImages: number;
   skipped: { file: string; reason: string }[];
   scoringImagesPerSecond: number;
+  /** Patch mode: image AUROC of every image statistic on the same tiles (how the default was chosen). */
+  patchStatisticAuroc?: Record<string, number>;
   scores: { file: string; type: string; score: number }[];
 }
 
@@ -82,6 +86,13 @@ export async function evaluateModel(model: LoadedModel, modelName: string, dataD
   const scored = await scoreImages(detector, loaded.samples, input, { maps: wantPixel, onProgress: o.onProgress });
   const seconds = (performance.now() - t0) / 1000;
 
+  let patchStatisticAuroc: Record<string, number> | undefined;
+  if (input.mode === 'patch' && wantPixel) {
+    const labels = loaded.files.map((f) => byFile.get(f)!.label);
+    patchStatisticAuroc = Object.fromEntries(
+      PATCH_STATISTICS.map((st) => [st, auroc(scored.map((s) => patchImageScore(st, s.patchScores!, s.map!)), labels)]),
+    );
+  }
   const items = loaded.files.map((file, i) => ({ ...byFile.get(file)!, score: scored[i].score, map: scored[i].map, w: scored[i].width, h: scored[i].height }));
   // Pixel AUROC: every test image's map against its mask (good images have all-zero masks).
   const masks = new Map<string, Uint8Array>();
@@ -113,6 +124,7 @@ export async function evaluateModel(model: LoadedModel, modelName: string, dataD
     goodImages: good.length,
     skipped: loaded.errors,
     scoringImagesPerSecond: loaded.samples.length / seconds,
+    patchStatisticAuroc,
     scores: items.map((s) => ({ file: s.file, type: s.type, score: s.score })),
   };
 }

@@ -25,7 +25,7 @@ commands:
            [--epochs N] [--batch N] [--patch] [--working-size PX] [--stride PX] [--statistic max-patch|map-max|map-p99]
            [--steps-per-epoch N] [--holdout 0.2] [--false-alarm-rate 0.005] [--patience 5] [--limit N] [--resume]
            DIR: a folder of good images, or an MVTec-layout set (train/good is used)
-  eval     --data MVTEC_DIR --model MODEL [--json FILE] [--no-pixel]
+  eval     --data MVTEC_DIR --model MODEL [--json FILE] [--no-pixel] [--max-per-type N]
   score    --model MODEL IMAGE... [--heatmap OUT_DIR]
   dataset  fashion-mnist --class N --out DIR [--max-test N]
   demo     [--data-dir DIR] train (once) and evaluate a GANomaly on the bundled DeepPCB sample, write heatmaps
@@ -143,7 +143,14 @@ async function cmdTrain(argv: string[]) {
 async function cmdEval(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
-    options: { data: { type: 'string' }, model: { type: 'string' }, json: { type: 'string' }, 'no-pixel': { type: 'boolean', default: false }, backend: { type: 'string' } },
+    options: {
+      data: { type: 'string' },
+      model: { type: 'string' },
+      json: { type: 'string' },
+      'no-pixel': { type: 'boolean', default: false },
+      'max-per-type': { type: 'string' },
+      backend: { type: 'string' },
+    },
   });
   if (!values.data || !values.model) throw new UsageError('eval needs --data MVTEC_DIR and --model MODEL');
   const backend = await header(values.backend);
@@ -153,6 +160,7 @@ async function cmdEval(argv: string[]) {
     const r = await evaluateModel(model, basename(resolve(values.model)), resolve(values.data), {
       backend: backend.name,
       pixel: !values['no-pixel'],
+      maxPerType: num(values['max-per-type'], 'max-per-type'),
       onPhase: (p, total) => progress.phase(p, total),
       onProgress: (d) => progress.update(d),
     });

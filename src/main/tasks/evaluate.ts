@@ -48,6 +48,8 @@ export interface EvaluateOptions {
   backend: string;
   /** Pixel AUROC needs the residual maps; off saves time and memory. Default true. */
   pixel?: boolean;
+  /** Use at most this many images per test folder (the first by name): a quick, documented subset. */
+  maxPerType?: number;
   onPhase?: (phase: string, total?: number) => void;
   onProgress?: (done: number) => void;
 }
@@ -70,7 +72,15 @@ export async function evaluateModel(model: LoadedModel, modelName: string, dataD
   const { meta, detector } = model;
   if (!meta.calibration) throw new Error(`model ${modelName} has no calibration; train it with the station to calibrate it`);
   const threshold = meta.calibration.threshold;
-  const tests = await mvtecTestSet(dataDir);
+  let tests = await mvtecTestSet(dataDir);
+  if (o.maxPerType) {
+    const seen = new Map<string, number>();
+    tests = tests.filter((t) => {
+      const n = (seen.get(t.type) ?? 0) + 1;
+      seen.set(t.type, n);
+      return n <= o.maxPerType!;
+    });
+  }
   const input: InputSpec = { mode: meta.input.mode, size: meta.input.size, stride: meta.input.stride, statistic: meta.input.statistic };
   const loadOpts =
     meta.input.mode === 'patch'

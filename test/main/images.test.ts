@@ -12,7 +12,11 @@ const f = (name: string) => join(t.dir, name);
 
 async function rgbPng(name: string, w = 40, h = 30): Promise<string> {
   const data = Buffer.alloc(w * h * 3);
-  for (let i = 0; i < data.length; i += 3) (data[i] = 200), (data[i + 1] = 100), (data[i + 2] = 50);
+  for (let i = 0; i < data.length; i += 3) {
+    data[i] = 200;
+    data[i + 1] = 100;
+    data[i + 2] = 50;
+  }
   await sharp(data, { raw: { width: w, height: h, channels: 3 } }).png().toFile(f(name));
   return f(name);
 }

@@ -78,7 +78,7 @@ export async function readModelMeta(dir: string): Promise<ModelMeta> {
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new Error(`damaged model: ${file} is not valid JSON (${(e as Error).message})`);
+    throw new Error(`damaged model: ${file} is not valid JSON (${(e as Error).message})`, { cause: e });
   }
   return parseModelMeta(raw);
 }
@@ -95,12 +95,12 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   try {
     nets = await readNetworks(dir, meta.networks);
   } catch (e) {
-    throw new Error(`damaged model in ${dir}: ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`damaged model in ${dir}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
   try {
     return { meta, detector: await loadDetector(meta.config as unknown as DetectorConfig, nets) };
   } catch (e) {
-    throw new Error(`damaged model in ${dir}: ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`damaged model in ${dir}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
 }
 

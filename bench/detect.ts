@@ -19,7 +19,10 @@ import { exportFashionMnist, FASHION_CLASSES } from '../src/main/tasks/fashion-m
 const { values } = parseArgs({
   options: {
     methods: { type: 'string', default: METHODS.join(',') },
-    sets: { type: 'string', default: [...FASHION_CLASSES.map((_, i) => `fmnist${i}`), 'magnetic_tile'].join(',') },
+    sets: {
+      type: 'string',
+      default: [...FASHION_CLASSES.map((_, i) => `fmnist${i}`), 'magnetic_tile'].join(','),
+    },
     epochs: { type: 'string', default: '15' },
     limit: { type: 'string' },
     'max-test': { type: 'string' },
@@ -92,7 +95,9 @@ async function runOne(method: Method, set: string): Promise<void> {
     onProgress: (p) => {
       if (p.kind === 'epoch' || Date.now() - lastLog > 30_000) {
         lastLog = Date.now();
-        console.error(`[${method} ${set}] epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} ${p.imagesPerSecond.toFixed(1)} img/s${p.validationLoss !== undefined ? ` val ${p.validationLoss.toFixed(5)}` : ''}`);
+        console.error(
+          `[${method} ${set}] epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} ${p.imagesPerSecond.toFixed(1)} img/s${p.validationLoss !== undefined ? ` val ${p.validationLoss.toFixed(5)}` : ''}`,
+        );
       }
     },
   });
@@ -121,40 +126,68 @@ async function runOne(method: Method, set: string): Promise<void> {
     },
     date: new Date().toISOString(),
   };
-  writeFileSync(join(outDir, `${name}.json`), JSON.stringify(row, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1));
-  console.error(`[${method} ${set}] AUROC ${report.overall.auroc.toFixed(3)} pixel ${report.overall.pixelAuroc?.toFixed?.(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  writeFileSync(
+    join(outDir, `${name}.json`),
+    JSON.stringify(row, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1),
+  );
+  console.error(
+    `[${method} ${set}] AUROC ${report.overall.auroc.toFixed(3)} pixel ${report.overall.pixelAuroc?.toFixed?.(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+  );
 }
 
-const f3 = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(3));
+const f3 = (v: number | null | undefined) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(3);
 
 function writeTables(): void {
   const rows: Row[] = readdirSync(outDir)
     .filter((f) => f.endsWith('.json'))
     .map((f) => JSON.parse(readFileSync(join(outDir, f), 'utf8')));
   const md: string[] = [
-    '# Detection (each method\'s default configuration; threshold calibrated on held-out GOOD training images)',
+    "# Detection (each method's default configuration; threshold calibrated on held-out GOOD training images)",
     '',
     `Machine: ${cpus()[0]?.model} (${availableParallelism()} cores). Written by \`npm run bench:detect\`; raw numbers in detection/*.json.`,
     '',
   ];
   for (const method of METHODS) {
-    const mine = rows.filter((r) => r.method === method).sort((a, b) => a.set.localeCompare(b.set, 'en', { numeric: true }));
+    const mine = rows
+      .filter((r) => r.method === method)
+      .sort((a, b) => a.set.localeCompare(b.set, 'en', { numeric: true }));
     if (!mine.length) continue;
-    md.push(`## ${method}`, '', '| data set | train imgs | epochs (best) | train s | test imgs | AUROC | AUPRC | F1@thr | FAR test/good | pixel AUROC | score img/s | backend |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
+    md.push(
+      `## ${method}`,
+      '',
+      '| data set | train imgs | epochs (best) | train s | test imgs | AUROC | AUPRC | F1@thr | FAR test/good | pixel AUROC | score img/s | backend |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    );
     for (const r of mine) {
       const o = r.report.overall;
-      md.push(`| ${r.set} | ${r.trainImages} | ${r.epochs} (${r.bestEpoch}) | ${r.trainSeconds.toFixed(0)} | ${o.images} | ${f3(o.auroc)} | ${f3(o.auprc)} | ${f3(o.f1)} | ${f3(r.report.falseAlarmRate)} | ${f3(o.pixelAuroc)} | ${r.report.scoringImagesPerSecond.toFixed(1)} | ${r.report.backend} |`);
+      md.push(
+        `| ${r.set} | ${r.trainImages} | ${r.epochs} (${r.bestEpoch}) | ${r.trainSeconds.toFixed(0)} | ${o.images} | ${f3(o.auroc)} | ${f3(o.auprc)} | ${f3(o.f1)} | ${f3(r.report.falseAlarmRate)} | ${f3(o.pixelAuroc)} | ${r.report.scoringImagesPerSecond.toFixed(1)} | ${r.report.backend} |`,
+      );
     }
     const fm = mine.filter((r) => r.set.startsWith('fmnist'));
-    if (fm.length) md.push(`| **Fashion-MNIST mean (${fm.length} classes)** | | | | | **${f3(fm.reduce((a, r) => a + r.report.overall.auroc, 0) / fm.length)}** | | | | | | |`);
+    if (fm.length)
+      md.push(
+        `| **Fashion-MNIST mean (${fm.length} classes)** | | | | | **${f3(fm.reduce((a, r) => a + r.report.overall.auroc, 0) / fm.length)}** | | | | | | |`,
+      );
     md.push('');
     for (const r of mine.filter((x) => x.report.perType.length > 1 && !x.set.startsWith('fmnist'))) {
-      md.push(`${method} on ${r.set}, per defect type (each against test/good):`, '', '| type | images | AUROC | AUPRC | F1@thr | recall | pixel AUROC |', '|---|---|---|---|---|---|---|');
-      for (const t of r.report.perType) md.push(`| ${t.type} | ${t.images} | ${f3(t.auroc)} | ${f3(t.auprc)} | ${f3(t.f1)} | ${f3(t.recall)} | ${f3(t.pixelAuroc)} |`);
+      md.push(
+        `${method} on ${r.set}, per defect type (each against test/good):`,
+        '',
+        '| type | images | AUROC | AUPRC | F1@thr | recall | pixel AUROC |',
+        '|---|---|---|---|---|---|---|',
+      );
+      for (const t of r.report.perType)
+        md.push(
+          `| ${t.type} | ${t.images} | ${f3(t.auroc)} | ${f3(t.auprc)} | ${f3(t.f1)} | ${f3(t.recall)} | ${f3(t.pixelAuroc)} |`,
+        );
       md.push('');
     }
     for (const r of mine.filter((x) => x.report.patchStatisticAuroc)) {
-      const st = Object.entries(r.report.patchStatisticAuroc!).map(([k, v]) => `${k} ${f3(v)}`).join(', ');
+      const st = Object.entries(r.report.patchStatisticAuroc!)
+        .map(([k, v]) => `${k} ${f3(v)}`)
+        .join(', ');
       md.push(`${method} on ${r.set}: image AUROC by patch statistic (same tiles): ${st}`, '');
     }
   }

@@ -11,12 +11,21 @@ if (!src || !dst) throw new Error('usage: make-demo-set.ts SRC_MVTEC_DIR DST_DIR
 const take = async (from: string, to: string, n: number, masks?: [string, string]) => {
   mkdirSync(join(dst, to), { recursive: true });
   if (masks) mkdirSync(join(dst, masks[1]), { recursive: true });
-  const files = readdirSync(join(src, from)).filter((f) => f.endsWith('.png')).sort().slice(0, n);
+  const files = readdirSync(join(src, from))
+    .filter((f) => f.endsWith('.png'))
+    .sort()
+    .slice(0, n);
   for (const f of files) {
-    await sharp(join(src, from, f)).resize(256, 256, { kernel: 'lanczos3' }).png({ compressionLevel: 9 }).toFile(join(dst, to, f));
+    await sharp(join(src, from, f))
+      .resize(256, 256, { kernel: 'lanczos3' })
+      .png({ compressionLevel: 9 })
+      .toFile(join(dst, to, f));
     if (masks) {
       const m = `${basename(f, '.png')}_mask.png`;
-      await sharp(join(src, masks[0], m)).resize(256, 256, { kernel: 'nearest' }).png({ compressionLevel: 9 }).toFile(join(dst, masks[1], m));
+      await sharp(join(src, masks[0], m))
+        .resize(256, 256, { kernel: 'nearest' })
+        .png({ compressionLevel: 9 })
+        .toFile(join(dst, masks[1], m));
     }
   }
 };

@@ -11,11 +11,17 @@ const electronDir = path.join(root, 'node_modules', 'electron');
 let electron = 'not installed';
 if (existsSync(path.join(electronDir, 'path.txt'))) {
   const bin = path.join(electronDir, 'dist', readFileSync(path.join(electronDir, 'path.txt'), 'utf8').trim());
-  electron = existsSync(bin) ? `present (${bin}); the station window arrives with the UI issue` : 'package present, binary missing (download failed at install)';
+  electron = existsSync(bin)
+    ? `present (${bin}); the station window arrives with the UI issue`
+    : 'package present, binary missing (download failed at install)';
 } else if (existsSync(electronDir)) {
   electron = 'package present, binary missing (its download is skipped or failed at install)';
 }
 console.log(`npm start: Electron ${electron}; running the CLI demo instead`);
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
-const r = spawnSync(tsx, [path.join(root, 'src', 'main', 'cli', 'index.ts'), 'demo', ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+const r = spawnSync(
+  tsx,
+  [path.join(root, 'src', 'main', 'cli', 'index.ts'), 'demo', ...process.argv.slice(2)],
+  { stdio: 'inherit', cwd: root },
+);
 process.exit(r.status ?? 1);

@@ -50,7 +50,8 @@ async function tryNative(name: 'tensorflow-gpu' | 'tensorflow'): Promise<string 
     }
     return `${PACKAGE[name]} not usable: ${msg}`;
   }
-  if (!(await tf.setBackend('tensorflow'))) return `${PACKAGE[name]} loaded but the backend failed to initialise`;
+  if (!(await tf.setBackend('tensorflow')))
+    return `${PACKAGE[name]} loaded but the backend failed to initialise`;
   if (name === 'tensorflow-gpu') {
     // tfjs-node-gpu silently runs on the CPU when CUDA/cuDNN are missing; believe it only if TF sees a GPU.
     const gpu = await nativeSeesGpu();
@@ -117,7 +118,10 @@ export async function selectBackend(prefer?: string): Promise<BackendStatus> {
       name,
       tfjsName,
       skipped,
-      compositeKernels: [...registerCompositeKernels(tfjsName), ...registerGradientFixes().map((g) => `${g} gradient`)],
+      compositeKernels: [
+        ...registerCompositeKernels(tfjsName),
+        ...registerGradientFixes().map((g) => `${g} gradient`),
+      ],
       forced: Boolean(wanted),
       simd: tfjsName === 'wasm' ? tf.env().getBool('WASM_HAS_SIMD_SUPPORT') : undefined,
     };

@@ -56,7 +56,9 @@ export function toBatch(samples: ImageSample[]): tf.Tensor4D {
   const buf = new Float32Array(per * samples.length);
   samples.forEach((s, i) => {
     if (s.width !== width || s.height !== height || s.channels !== channels) {
-      throw new Error(`batch images differ in shape: ${s.width}x${s.height}x${s.channels} vs ${width}x${height}x${channels}`);
+      throw new Error(
+        `batch images differ in shape: ${s.width}x${s.height}x${s.channels} vs ${width}x${height}x${channels}`,
+      );
     }
     toFloat(s.data, buf, i * per);
   });
@@ -77,7 +79,8 @@ export function crop(s: ImageSample, x0: number, y0: number, size: number): Imag
 /** One random crop per sample (patch-mode training). Samples must be at least size x size. */
 export function randomCrops(samples: ImageSample[], size: number, rng: Rng): ImageSample[] {
   return samples.map((s) => {
-    if (s.width < size || s.height < size) throw new Error(`image ${s.width}x${s.height} is smaller than the ${size}px patch`);
+    if (s.width < size || s.height < size)
+      throw new Error(`image ${s.width}x${s.height} is smaller than the ${size}px patch`);
     return crop(s, rng.int(s.width - size + 1), rng.int(s.height - size + 1), size);
   });
 }

@@ -77,7 +77,9 @@ export function parseModelMeta(raw: unknown): ModelMeta {
   }
   const v = (raw as { formatVersion?: unknown })?.formatVersion;
   if (typeof v === 'number' && v > FORMAT_VERSION) {
-    throw new Error(`model format version ${v} is newer than this station understands (${FORMAT_VERSION}); update the station`);
+    throw new Error(
+      `model format version ${v} is newer than this station understands (${FORMAT_VERSION}); update the station`,
+    );
   }
   const r = modelMetaSchema.safeParse(raw);
   if (!r.success) {
@@ -107,7 +109,10 @@ export async function detectorArtifacts(d: Detector): Promise<Record<string, tf.
 }
 
 /** Rebuild a detector from its config and saved networks (any backend). */
-export async function loadDetector(config: DetectorConfig, artifacts: Record<string, tf.io.ModelArtifacts>): Promise<Detector> {
+export async function loadDetector(
+  config: DetectorConfig,
+  artifacts: Record<string, tf.io.ModelArtifacts>,
+): Promise<Detector> {
   const expected = Object.keys(createDetectorShapeOnly(config));
   const nets: Record<string, tf.LayersModel> = {};
   for (const name of expected) {
@@ -131,7 +136,9 @@ function createDetectorShapeOnly(config: DetectorConfig): Record<string, true> {
 }
 
 /** Named tensors <-> bytes (for checkpoints: optimiser state and best weights). */
-export async function encodeTensors(named: NamedTensor[]): Promise<{ specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer }> {
+export async function encodeTensors(
+  named: NamedTensor[],
+): Promise<{ specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer }> {
   const r = await tf.io.encodeWeights(named);
   const data = r.data instanceof ArrayBuffer ? r.data : tf.io.concatenateArrayBuffers(r.data);
   return { specs: r.specs, data };
@@ -152,7 +159,8 @@ export function snapshotWeights(d: Detector): NamedTensor[] {
 export function restoreWeights(d: Detector, named: NamedTensor[]): void {
   for (const [net, m] of Object.entries(d.networks())) {
     const mine = named.filter((n) => n.name.startsWith(`${net}/`)).sort((a, b) => idx(a.name) - idx(b.name));
-    if (mine.length !== m.getWeights().length) throw new Error(`checkpoint has ${mine.length} weights for ${net}, model has ${m.getWeights().length}`);
+    if (mine.length !== m.getWeights().length)
+      throw new Error(`checkpoint has ${mine.length} weights for ${net}, model has ${m.getWeights().length}`);
     m.setWeights(mine.map((n) => n.tensor));
   }
 }

@@ -35,7 +35,11 @@ export interface PatchedScore {
 }
 
 /** Score one image by tiling: the detector's raw patch scores, and the stitched (averaged) residual map. */
-export async function scorePatched(detector: Detector, image: ImageSample, opts: PatchOptions): Promise<PatchedScore> {
+export async function scorePatched(
+  detector: Detector,
+  image: ImageSample,
+  opts: PatchOptions,
+): Promise<PatchedScore> {
   const { size } = opts;
   const stride = opts.stride ?? Math.max(1, Math.floor(size / 2));
   const batchSize = opts.batchSize ?? 32;
@@ -70,7 +74,11 @@ export async function scorePatched(detector: Detector, image: ImageSample, opts:
 }
 
 /** The image score from a tiled image: the worst patch's own score, or the stitched map's max / 99th pct. */
-export function patchImageScore(statistic: PatchStatistic, patchScores: Float32Array, map: Float32Array): number {
+export function patchImageScore(
+  statistic: PatchStatistic,
+  patchScores: Float32Array,
+  map: Float32Array,
+): number {
   if (statistic === 'max-patch') return patchScores.reduce((a, b) => Math.max(a, b), -Infinity);
   if (statistic === 'map-max') return map.reduce((a, b) => Math.max(a, b), -Infinity);
   return quantile(map, 0.99);

@@ -28,7 +28,16 @@ export function gaussianBlur(map: tf.Tensor4D, sigma: number): tf.Tensor4D {
     const rw = Math.min(r, w - 1);
     const kh = tf.tensor4d(taps.slice(r - rh, r + rh + 1), [2 * rh + 1, 1, 1, 1]);
     const kw = tf.tensor4d(taps.slice(r - rw, r + rw + 1), [1, 2 * rw + 1, 1, 1]);
-    const padded = tf.mirrorPad(map, [[0, 0], [rh, rh], [rw, rw], [0, 0]], 'reflect');
+    const padded = tf.mirrorPad(
+      map,
+      [
+        [0, 0],
+        [rh, rh],
+        [rw, rw],
+        [0, 0],
+      ],
+      'reflect',
+    );
     const v = tf.conv2d(padded, kh, 1, 'valid');
     return tf.conv2d(v, kw, 1, 'valid');
   });

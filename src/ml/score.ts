@@ -32,12 +32,28 @@ export interface ScoreImagesOptions {
   onProgress?: (done: number) => void;
 }
 
-export async function scoreImages(d: Detector, images: ImageSample[], input: InputSpec, opts: ScoreImagesOptions = {}): Promise<ScoredImage[]> {
+export async function scoreImages(
+  d: Detector,
+  images: ImageSample[],
+  input: InputSpec,
+  opts: ScoreImagesOptions = {},
+): Promise<ScoredImage[]> {
   const out: ScoredImage[] = [];
   if (input.mode === 'patch') {
     for (const img of images) {
-      const r = await scorePatched(d, img, { size: input.size, stride: input.stride, statistic: input.statistic, batchSize: opts.batchSize });
-      out.push({ score: r.score, map: opts.maps ? r.map : undefined, patchScores: r.patchScores, width: img.width, height: img.height });
+      const r = await scorePatched(d, img, {
+        size: input.size,
+        stride: input.stride,
+        statistic: input.statistic,
+        batchSize: opts.batchSize,
+      });
+      out.push({
+        score: r.score,
+        map: opts.maps ? r.map : undefined,
+        patchScores: r.patchScores,
+        width: img.width,
+        height: img.height,
+      });
       opts.onProgress?.(out.length);
     }
     return out;
@@ -49,7 +65,13 @@ export async function scoreImages(d: Detector, images: ImageSample[], input: Inp
     try {
       const r = await d.score(x, { maps: opts.maps, reconstructions: opts.reconstructions });
       chunk.forEach((_, k) =>
-        out.push({ score: r.scores[k], map: r.maps?.[k], width: input.size, height: input.size, reconstruction: r.reconstructions?.[k] }),
+        out.push({
+          score: r.scores[k],
+          map: r.maps?.[k],
+          width: input.size,
+          height: input.size,
+          reconstruction: r.reconstructions?.[k],
+        }),
       );
     } finally {
       x.dispose();

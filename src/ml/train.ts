@@ -27,7 +27,13 @@ export interface TrainProgress {
   validationLoss?: number;
   bestEpoch?: number;
   /** At epoch ends: a few held-out images and their reconstructions, [0,1] HWC. */
-  samples?: { input: Float32Array; reconstruction: Float32Array; width: number; height: number; channels: number }[];
+  samples?: {
+    input: Float32Array;
+    reconstruction: Float32Array;
+    width: number;
+    height: number;
+    channels: number;
+  }[];
 }
 
 /** Everything needed to continue a run: weights, optimiser state, RNG, history, best-so-far. */
@@ -116,18 +122,30 @@ async function sampleReconstructions(d: Detector, images: ImageSample[]): Promis
 }
 
 /** Fixed validation crops for patch mode: the same windows every epoch, so losses are comparable. */
-export function validationCrops(val: ImageSample[], patchSize: number, perImage: number, seed: number): ImageSample[] {
+export function validationCrops(
+  val: ImageSample[],
+  patchSize: number,
+  perImage: number,
+  seed: number,
+): ImageSample[] {
   const rng = new Rng(seed ^ 0x5eed);
   return val.flatMap((s) => Array.from({ length: perImage }, () => randomCrops([s], patchSize, rng)[0]));
 }
 
-export async function trainDetector(detector: Detector, train: ImageSample[], opts: TrainOptions): Promise<TrainResult> {
+export async function trainDetector(
+  detector: Detector,
+  train: ImageSample[],
+  opts: TrainOptions,
+): Promise<TrainResult> {
   if (!train.length) throw new Error('no training images');
   const batchSize = Math.min(opts.batchSize ?? 32, train.length);
   const patience = opts.patience ?? 5;
   const seed = opts.seed ?? detector.config.seed;
   const stepsPerEpoch = opts.stepsPerEpoch ?? Math.max(1, Math.floor(train.length / batchSize));
-  const val = opts.patchSize && opts.validation ? validationCrops(opts.validation, opts.patchSize, 4, seed) : (opts.validation ?? []);
+  const val =
+    opts.patchSize && opts.validation
+      ? validationCrops(opts.validation, opts.patchSize, 4, seed)
+      : (opts.validation ?? []);
   const sampleImages = val.slice(0, opts.sampleCount ?? 4);
   const rng = new Rng(seed);
   let history: EpochRecord[] = [];
@@ -212,7 +230,13 @@ export async function trainDetector(detector: Detector, train: ImageSample[], op
         best = snapshotWeights(detector);
       }
       const seconds = (performance.now() - te) / 1000;
-      history.push({ epoch: epoch + 1, losses, validationLoss: vLoss, seconds, imagesPerSecond: (stepsPerEpoch * batchSize) / seconds });
+      history.push({
+        epoch: epoch + 1,
+        losses,
+        validationLoss: vLoss,
+        seconds,
+        imagesPerSecond: (stepsPerEpoch * batchSize) / seconds,
+      });
       opts.onProgress?.({
         kind: 'epoch',
         epoch: epoch + 1,
@@ -227,7 +251,9 @@ export async function trainDetector(detector: Detector, train: ImageSample[], op
         samples: await sampleReconstructions(detector, sampleImages),
       });
       if (opts.onCheckpoint) {
-        await opts.onCheckpoint(await makeCheckpoint(detector, epoch + 1, rng.state, history, bestEpoch, bestLoss, best));
+        await opts.onCheckpoint(
+          await makeCheckpoint(detector, epoch + 1, rng.state, history, bestEpoch, bestLoss, best),
+        );
       }
       if (val.length && patience > 0 && epoch + 1 - bestEpoch >= patience) {
         stoppedEarly = true;

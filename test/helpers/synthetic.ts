@@ -29,12 +29,19 @@ export function syntheticPart(o: SyntheticOptions): { sample: ImageSample; mask:
         v = 250;
         mask[y * size + x] = 255;
       }
-      for (let c = 0; c < channels; c++) data[(y * size + x) * channels + c] = Math.max(0, Math.min(255, v + c * 5));
+      for (let c = 0; c < channels; c++)
+        data[(y * size + x) * channels + c] = Math.max(0, Math.min(255, v + c * 5));
     }
   }
   return { sample: { data, width: size, height: size, channels }, mask };
 }
 
-export function syntheticSet(n: number, o: Omit<SyntheticOptions, 'seed'> & { seed?: number }): ImageSample[] {
-  return Array.from({ length: n }, (_, i) => syntheticPart({ ...o, seed: (o.seed ?? 1) * 10_000 + i }).sample);
+export function syntheticSet(
+  n: number,
+  o: Omit<SyntheticOptions, 'seed'> & { seed?: number },
+): ImageSample[] {
+  return Array.from(
+    { length: n },
+    (_, i) => syntheticPart({ ...o, seed: (o.seed ?? 1) * 10_000 + i }).sample,
+  );
 }

@@ -1,14 +1,15 @@
 // The `station` CLI end to end on real files: train a GANomaly on a folder of synthetic good parts, eval it
 // on an MVTec-layout test split, score images (a corrupt one among them) with heatmaps, resume, and refuse
 // damaged model folders clearly.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/main/cli/index';
 import { trainModel } from '../../src/main/tasks/train-model';
 import { selectBackend } from '../../src/ml';
-import { tempDir, writeMvtecSet } from '../helpers/fixtures';
+import { tempDir, writeGray, writeMvtecSet } from '../helpers/fixtures';
+import { syntheticPart } from '../helpers/synthetic';
 
 const t = tempDir();
 const data = join(t.dir, 'parts');
@@ -36,7 +37,25 @@ afterAll(() => t.cleanup());
 
 describe('station CLI', () => {
   it('trains a calibrated model folder and says which backend ran', async () => {
-    const r = await run('train', '--data', data, '--out', model, '--epochs', '2', '--batch', '16', '--holdout', '0.4', '--method', 'ganomaly', '--size', '32', '--backend', 'wasm');
+    const r = await run(
+      'train',
+      '--data',
+      data,
+      '--out',
+      model,
+      '--epochs',
+      '2',
+      '--batch',
+      '16',
+      '--holdout',
+      '0.4',
+      '--method',
+      'ganomaly',
+      '--size',
+      '32',
+      '--backend',
+      'wasm',
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/ML backend: wasm/);
     expect(r.err).toMatch(/skipped .*zz-corrupt\.png: not an image/);
@@ -47,7 +66,8 @@ describe('station CLI', () => {
     expect(meta.calibration.goodStats.n).toBeGreaterThanOrEqual(5);
     expect(meta.training.dataHash).toMatch(/^[0-9a-f]{64}$/);
     expect(meta.training.backend).toBe('wasm');
-    for (const net of meta.networks) expect(existsSync(join(model, 'networks', net, 'model.json'))).toBe(true);
+    for (const net of meta.networks)
+      expect(existsSync(join(model, 'networks', net, 'model.json'))).toBe(true);
     expect(existsSync(join(model, 'checkpoint'))).toBe(false);
   });
 
@@ -62,7 +82,9 @@ describe('station CLI', () => {
     expect(rep.overall.auroc).toBeGreaterThanOrEqual(0);
     expect(rep.overall.auroc).toBeLessThanOrEqual(1);
     expect(rep.overall.pixelAuroc).toBeGreaterThan(0.5);
-    expect(rep.threshold).toBe(JSON.parse(readFileSync(join(model, 'meta.json'), 'utf8')).calibration.threshold);
+    expect(rep.threshold).toBe(
+      JSON.parse(readFileSync(join(model, 'meta.json'), 'utf8')).calibration.threshold,
+    );
   });
 
   it('scores images, writes heatmaps, and lists a corrupt file without stopping', async () => {
@@ -92,15 +114,36 @@ describe('station CLI', () => {
     const ac = new AbortController();
     await expect(
       trainModel({
-        data, out: m2, method: 'ganomaly', size: 32, channels: 1, epochs: 2, batchSize: 16, holdout: 0.4,
-        backend: await selectBackend('wasm'), signal: ac.signal,
+        data,
+        out: m2,
+        method: 'ganomaly',
+        size: 32,
+        channels: 1,
+        epochs: 2,
+        batchSize: 16,
+        holdout: 0.4,
+        backend: await selectBackend('wasm'),
+        signal: ac.signal,
         onProgress: (p) => p.kind === 'epoch' && ac.abort(),
       }),
     ).rejects.toThrow(/cancelled; resume with --resume/);
     expect(existsSync(join(m2, 'checkpoint', 'checkpoint.json'))).toBe(true);
     expect(existsSync(join(m2, 'meta.json'))).toBe(false);
     // ...and finish it from the checkpoint.
-    const r = await run('train', '--data', data, '--out', m2, '--epochs', '2', '--batch', '16', '--holdout', '0.4', '--resume');
+    const r = await run(
+      'train',
+      '--data',
+      data,
+      '--out',
+      m2,
+      '--epochs',
+      '2',
+      '--batch',
+      '16',
+      '--holdout',
+      '0.4',
+      '--resume',
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/resuming after epoch 1/);
     expect(r.err).not.toMatch(/epoch 1\/2:/);
@@ -122,6 +165,36 @@ describe('station CLI', () => {
     writeFileSync(join(broken, 'meta.json'), '{"format": "something-else"}');
     r = await run('score', '--model', broken, img);
     expect(r.err).toMatch(/not an Anomaly Station model/);
+  });
+
+  it('calibrates the F1-optimal threshold when labelled defects are given', async () => {
+    const defects = join(t.dir, 'labelled-defects');
+    mkdirSync(defects);
+    for (let i = 0; i < 6; i++) {
+      const p = syntheticPart({ size: 48, channels: 1, seed: 7000 + i, defect: true });
+      await writeGray(join(defects, `d${i}.png`), p.sample.data, 48, 48);
+    }
+    const m3 = join(t.dir, 'model3');
+    const r = await run(
+      'train',
+      '--data',
+      data,
+      '--out',
+      m3,
+      '--epochs',
+      '1',
+      '--batch',
+      '16',
+      '--holdout',
+      '0.4',
+      '--defects',
+      defects,
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/F1-optimal on \d+ held-out good and 6 labelled defect images/);
+    const meta = JSON.parse(readFileSync(join(m3, 'meta.json'), 'utf8'));
+    expect(meta.calibration.method).toBe('f1');
+    expect(meta.calibration.defectCount).toBe(6);
   });
 
   it('prints usage for a wrong command', async () => {

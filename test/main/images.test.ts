@@ -17,7 +17,9 @@ async function rgbPng(name: string, w = 40, h = 30): Promise<string> {
     data[i + 1] = 100;
     data[i + 2] = 50;
   }
-  await sharp(data, { raw: { width: w, height: h, channels: 3 } }).png().toFile(f(name));
+  await sharp(data, { raw: { width: w, height: h, channels: 3 } })
+    .png()
+    .toFile(f(name));
   return f(name);
 }
 
@@ -31,7 +33,9 @@ describe('loadImage', () => {
   });
 
   it('converts gray to RGB when the model wants 3 channels', async () => {
-    await sharp(Buffer.alloc(16 * 16, 90), { raw: { width: 16, height: 16, channels: 1 } }).png().toFile(f('gray.png'));
+    await sharp(Buffer.alloc(16 * 16, 90), { raw: { width: 16, height: 16, channels: 1 } })
+      .png()
+      .toFile(f('gray.png'));
     const s = await loadImage(f('gray.png'), { channels: 3, size: 32 });
     expect(s.channels).toBe(3);
     expect([s.data[0], s.data[1], s.data[2]]).toEqual([90, 90, 90]);
@@ -48,11 +52,17 @@ describe('loadImage', () => {
   });
 
   it('reads CMYK JPEG and honours EXIF orientation', async () => {
-    await sharp(await rgbPng('c.png')).toColourspace('cmyk').jpeg().toFile(f('cmyk.jpg'));
+    await sharp(await rgbPng('c.png'))
+      .toColourspace('cmyk')
+      .jpeg()
+      .toFile(f('cmyk.jpg'));
     const c = await loadImage(f('cmyk.jpg'), { channels: 3 });
     expect(c.channels).toBe(3);
     // 40x30 stored, orientation 6 = rotate 90 degrees: the decoder must hand out 30x40.
-    await sharp(await rgbPng('o.png', 40, 30)).jpeg().withMetadata({ orientation: 6 }).toFile(f('exif.jpg'));
+    await sharp(await rgbPng('o.png', 40, 30))
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toFile(f('exif.jpg'));
     const o = await loadImage(f('exif.jpg'), { channels: 1 });
     expect([o.width, o.height]).toEqual([30, 40]);
   });
@@ -66,22 +76,30 @@ describe('loadImage', () => {
   });
 
   it('refuses truncated PNG and JPEG', async () => {
-    const png = await sharp(await rgbPng('full.png', 64, 64)).png().toBuffer();
+    const png = await sharp(await rgbPng('full.png', 64, 64))
+      .png()
+      .toBuffer();
     writeFileSync(f('trunc.png'), png.subarray(0, Math.floor(png.length / 2)));
     await expect(loadImage(f('trunc.png'), { channels: 1 })).rejects.toBeInstanceOf(ImageError);
-    const jpg = await sharp(await rgbPng('full2.png', 64, 64)).jpeg().toBuffer();
+    const jpg = await sharp(await rgbPng('full2.png', 64, 64))
+      .jpeg()
+      .toBuffer();
     writeFileSync(f('trunc.jpg'), jpg.subarray(0, Math.floor(jpg.length / 2)));
     await expect(loadImage(f('trunc.jpg'), { channels: 1 })).rejects.toThrow(/cannot decode/);
   });
 
   it('refuses a decompression bomb before decoding it', async () => {
     // A valid PNG header claiming 60000 x 60000 pixels (3.6 GP) with a tiny body.
-    const head = await sharp(Buffer.alloc(4), { raw: { width: 2, height: 2, channels: 1 } }).png().toBuffer();
+    const head = await sharp(Buffer.alloc(4), { raw: { width: 2, height: 2, channels: 1 } })
+      .png()
+      .toBuffer();
     const bomb = Buffer.from(head);
     bomb.writeUInt32BE(60000, 16);
     bomb.writeUInt32BE(60000, 20);
     writeFileSync(f('bomb.png'), bomb);
-    await expect(loadImage(f('bomb.png'), { channels: 1, size: 32 })).rejects.toThrow(/too large|cannot decode/);
+    await expect(loadImage(f('bomb.png'), { channels: 1, size: 32 })).rejects.toThrow(
+      /too large|cannot decode/,
+    );
   });
 
   it('reports missing and unreadable files', async () => {

@@ -8,7 +8,14 @@ import { syntheticSet } from '../helpers/synthetic';
 import { useWasm } from '../helpers/tf-setup';
 
 const small = (method: Method, size: number, channels: 1 | 3): Detector =>
-  createDetector(defaultConfig(method, size, channels, { ngf: 8, ndf: 8, latent: 16, ...(method === 'anogan' ? { searchSteps: 5 } : {}) }));
+  createDetector(
+    defaultConfig(method, size, channels, {
+      ngf: 8,
+      ndf: 8,
+      latent: 16,
+      ...(method === 'anogan' ? { searchSteps: 5 } : {}),
+    }),
+  );
 
 beforeAll(async () => {
   await useWasm();
@@ -35,7 +42,11 @@ describe.each(METHODS)('%s', (method) => {
       // Output shapes of every network.
       for (const [name, net] of Object.entries(d.networks())) {
         const outs = Array.isArray(net.outputs) ? net.outputs : [net.outputs];
-        for (const o of outs) expect(o.shape.every((v) => v === null || v > 0), name).toBe(true);
+        for (const o of outs)
+          expect(
+            o.shape.every((v) => v === null || v > 0),
+            name,
+          ).toBe(true);
       }
       const l1 = d.trainStep(x);
       expect(Object.keys(l1).length).toBeGreaterThan(0);
@@ -86,8 +97,22 @@ it('EGBAD offers both discriminator scores and alpha mixes them', async () => {
     const ce = createDetector(defaultConfig('egbad', 32, 1, { ...base, dLoss: 'ce', alpha: 0.9 }));
     const [a, b, c] = await Promise.all([fm.score(imgs), fm0.score(imgs), ce.score(imgs)]);
     // alpha 1 is the pure L1 reconstruction norm; the others add different L_D terms.
-    const l1 = tf.tidy(() => tf.abs(imgs.sub((fm as unknown as { generator: tf.LayersModel }).generator.apply(
-      (fm as unknown as { encoder: tf.LayersModel }).encoder.apply(imgs, { training: false }) as tf.Tensor, { training: false }) as tf.Tensor)).sum([1, 2, 3]).arraySync() as number[]);
+    const l1 = tf.tidy(
+      () =>
+        tf
+          .abs(
+            imgs.sub(
+              (fm as unknown as { generator: tf.LayersModel }).generator.apply(
+                (fm as unknown as { encoder: tf.LayersModel }).encoder.apply(imgs, {
+                  training: false,
+                }) as tf.Tensor,
+                { training: false },
+              ) as tf.Tensor,
+            ),
+          )
+          .sum([1, 2, 3])
+          .arraySync() as number[],
+    );
     l1.forEach((v, i) => expect(a.scores[i]).toBeCloseTo(v, 2));
     expect(Array.from(b.scores)).not.toEqual(Array.from(c.scores));
     [fm, fm0, ce].forEach((d) => d.dispose());

@@ -32,7 +32,12 @@ const maxRel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 
 describe.each(METHODS)('%s round trip', (method) => {
   it('loads back and scores identically on wasm and cpu', async () => {
-    const config = defaultConfig(method, 32, 3, { ngf: 8, ndf: 8, latent: 16, ...(method === 'anogan' ? { searchSteps: 3 } : {}) });
+    const config = defaultConfig(method, 32, 3, {
+      ngf: 8,
+      ndf: 8,
+      latent: 16,
+      ...(method === 'anogan' ? { searchSteps: 3 } : {}),
+    });
     const images = syntheticSet(3, { size: 32, channels: 3 });
     await tf.setBackend('wasm');
     const d = createDetector(config);
@@ -84,9 +89,13 @@ describe('meta.json validation', () => {
     expect(() => parseModelMeta({ hello: 1 })).toThrow(/not an Anomaly Station model/);
   });
   it('refuses a newer format version', () => {
-    expect(() => parseModelMeta({ ...good, formatVersion: FORMAT_VERSION + 1 })).toThrow(/newer than this station/);
+    expect(() => parseModelMeta({ ...good, formatVersion: FORMAT_VERSION + 1 })).toThrow(
+      /newer than this station/,
+    );
   });
   it('names the damaged field', () => {
-    expect(() => parseModelMeta({ ...good, input: { ...good.input, channels: 2 } })).toThrow(/input\.channels/);
+    expect(() => parseModelMeta({ ...good, input: { ...good.input, channels: 2 } })).toThrow(
+      /input\.channels/,
+    );
   });
 });

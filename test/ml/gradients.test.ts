@@ -17,8 +17,20 @@ function grads() {
     const scale = tf.randomNormal([6], 1, 0.3, 'float32', 5);
     const r = tf.randomNormal([3, 5, 4, 6], 0, 1, 'float32', 6);
     const f = (a: tf.Tensor, m: tf.Tensor, v: tf.Tensor, o: tf.Tensor, s: tf.Tensor) =>
-      tf.batchNorm(a as tf.Tensor4D, m as tf.Tensor1D, v as tf.Tensor1D, o as tf.Tensor1D, s as tf.Tensor1D, 1e-3).mul(r).sum();
-    return tf.grads(f)([x, mean, variance, offset, scale]).map((g) => Array.from(g.dataSync()));
+      tf
+        .batchNorm(
+          a as tf.Tensor4D,
+          m as tf.Tensor1D,
+          v as tf.Tensor1D,
+          o as tf.Tensor1D,
+          s as tf.Tensor1D,
+          1e-3,
+        )
+        .mul(r)
+        .sum();
+    return tf
+      .grads(f)([x, mean, variance, offset, scale])
+      .map((g) => Array.from(g.dataSync()));
   });
 }
 

@@ -1,7 +1,14 @@
 // Patch mode: tiles cover every pixel with the last tile flush to the edge, stitched maps are full
 // resolution, and the image statistics behave as documented.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createDetector, defaultConfig, patchImageScore, scorePatched, tileStarts, trainDetector } from '../../src/ml';
+import {
+  createDetector,
+  defaultConfig,
+  patchImageScore,
+  scorePatched,
+  tileStarts,
+  trainDetector,
+} from '../../src/ml';
 import { syntheticPart } from '../helpers/synthetic';
 import { useWasm } from '../helpers/tf-setup';
 
@@ -31,7 +38,10 @@ describe('patchImageScore', () => {
 
 describe('scorePatched', () => {
   it('stitches a full-resolution map from overlapping tiles and finds the defect', async () => {
-    const train = Array.from({ length: 24 }, (_, i) => syntheticPart({ size: 96, channels: 1, seed: 40 + i }).sample);
+    const train = Array.from(
+      { length: 24 },
+      (_, i) => syntheticPart({ size: 96, channels: 1, seed: 40 + i }).sample,
+    );
     const d = createDetector(defaultConfig('ganomaly', 32, 1, { ngf: 8, ndf: 8, latent: 16, lr: 1e-3 }));
     await trainDetector(d, train, { epochs: 4, batchSize: 16, patchSize: 32, stepsPerEpoch: 8, patience: 0 });
     const bad = syntheticPart({ size: 96, channels: 1, seed: 7, defect: true });
@@ -39,7 +49,10 @@ describe('scorePatched', () => {
     expect(r.map.length).toBe(96 * 96);
     expect(r.patchScores.length).toBe(25); // 5 x 5 tiles
     expect(r.map.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
-    let inS = 0, inN = 0, outS = 0, outN = 0;
+    let inS = 0,
+      inN = 0,
+      outS = 0,
+      outN = 0;
     bad.mask.forEach((v, k) => (v ? ((inS += r.map[k]), inN++) : ((outS += r.map[k]), outN++)));
     expect(inS / inN).toBeGreaterThan(outS / outN);
     expect(r.score).toBe(Math.max(...r.patchScores));

@@ -16,7 +16,8 @@ import {
 import { syntheticPart, syntheticSet } from '../helpers/synthetic';
 import { useWasm } from '../helpers/tf-setup';
 
-const cfg = (over: Partial<DetectorConfig> = {}) => defaultConfig('ganomaly', 32, 1, { ngf: 16, ndf: 16, latent: 32, lr: 1e-3, ...over });
+const cfg = (over: Partial<DetectorConfig> = {}) =>
+  defaultConfig('ganomaly', 32, 1, { ngf: 16, ndf: 16, latent: 32, lr: 1e-3, ...over });
 
 beforeAll(async () => {
   await useWasm();
@@ -28,7 +29,13 @@ describe('GANomaly on synthetic parts', () => {
     const val = syntheticSet(16, { size: 32, channels: 1, seed: 2 });
     const d = createDetector(cfg());
     const events: TrainProgress[] = [];
-    const r = await trainDetector(d, train, { epochs: 6, batchSize: 16, validation: val, onProgress: (p) => events.push(p), patience: 0 });
+    const r = await trainDetector(d, train, {
+      epochs: 6,
+      batchSize: 16,
+      validation: val,
+      onProgress: (p) => events.push(p),
+      patience: 0,
+    });
     expect(r.history.length).toBe(6);
     expect(r.history[5].validationLoss).toBeLessThan(r.history[0].validationLoss);
     // Progress: step events carry images/s and ETA; epoch events carry sample reconstructions.
@@ -39,8 +46,12 @@ describe('GANomaly on synthetic parts', () => {
     expect(epochs[0].samples!.length).toBe(4);
     expect(epochs[0].samples![0].reconstruction.length).toBe(32 * 32);
 
-    const good = Array.from({ length: 12 }, (_, i) => syntheticPart({ size: 32, channels: 1, seed: 500 + i }));
-    const bad = Array.from({ length: 12 }, (_, i) => syntheticPart({ size: 32, channels: 1, seed: 900 + i, defect: true }));
+    const good = Array.from({ length: 12 }, (_, i) =>
+      syntheticPart({ size: 32, channels: 1, seed: 500 + i }),
+    );
+    const bad = Array.from({ length: 12 }, (_, i) =>
+      syntheticPart({ size: 32, channels: 1, seed: 900 + i, defect: true }),
+    );
     const x = toBatch([...good, ...bad].map((p) => p.sample));
     const s = await d.score(x, { maps: true });
     x.dispose();
@@ -48,7 +59,10 @@ describe('GANomaly on synthetic parts', () => {
     let hotter = 0;
     bad.forEach((p, i) => {
       const m = s.maps![12 + i];
-      let inS = 0, inN = 0, outS = 0, outN = 0;
+      let inS = 0,
+        inN = 0,
+        outS = 0,
+        outN = 0;
       p.mask.forEach((v, k) => (v ? ((inS += m[k]), inN++) : ((outS += m[k]), outN++)));
       if (inS / inN > outS / outN) hotter++;
     });
@@ -69,11 +83,23 @@ describe('training control', () => {
     await trainDetector(straight, train, { epochs: 2, batchSize: 16, validation: val, patience: 0 });
     const checkpoints: Checkpoint[] = [];
     const first = createDetector(cfg());
-    await trainDetector(first, train, { epochs: 1, batchSize: 16, validation: val, patience: 0, onCheckpoint: (c) => void checkpoints.push(c) });
+    await trainDetector(first, train, {
+      epochs: 1,
+      batchSize: 16,
+      validation: val,
+      patience: 0,
+      onCheckpoint: (c) => void checkpoints.push(c),
+    });
     first.dispose();
     expect(checkpoints.length).toBe(1);
     const resumed = createDetector(cfg());
-    const r = await trainDetector(resumed, train, { epochs: 2, batchSize: 16, validation: val, patience: 0, resume: checkpoints[0] });
+    const r = await trainDetector(resumed, train, {
+      epochs: 2,
+      batchSize: 16,
+      validation: val,
+      patience: 0,
+      resume: checkpoints[0],
+    });
     expect(r.history.map((h) => h.epoch)).toEqual([1, 2]);
     const a = straight.networks().decoder_g.getWeights();
     const b = resumed.networks().decoder_g.getWeights();
@@ -107,7 +133,13 @@ describe('training control', () => {
   it('stops early when held-out good loss stops improving, and keeps the best epoch', async () => {
     // lr 0 and a min-delta no epoch can beat: epoch 1 stays best and patience 2 ends the run after epoch 3.
     const d = createDetector(cfg({ lr: 0 }));
-    const r = await trainDetector(d, train, { epochs: 10, batchSize: 16, validation: val, patience: 2, minDelta: 10 });
+    const r = await trainDetector(d, train, {
+      epochs: 10,
+      batchSize: 16,
+      validation: val,
+      patience: 2,
+      minDelta: 10,
+    });
     expect(r.stoppedEarly).toBe(true);
     expect(r.epochsRun).toBe(3);
     expect(r.bestEpoch).toBe(1);
@@ -118,7 +150,13 @@ describe('training control', () => {
     const d = createDetector(cfg());
     await trainDetector(d, train, { epochs: 1, batchSize: 16, validation: val, patience: 0 });
     const before = tf.memory().numTensors;
-    await trainDetector(d, train, { epochs: 2, batchSize: 16, validation: val, patience: 0, onCheckpoint: () => {} });
+    await trainDetector(d, train, {
+      epochs: 2,
+      batchSize: 16,
+      validation: val,
+      patience: 0,
+      onCheckpoint: () => {},
+    });
     expect(tf.memory().numTensors).toBe(before);
     d.dispose();
   });

@@ -18,7 +18,9 @@ export async function runDemo(backend: BackendStatus, dataDir: string): Promise<
   const modelDir = join(dataDir, 'models', 'demo-ganomaly-pcb');
   const progress = new Progress();
   if (!existsSync(join(modelDir, 'meta.json'))) {
-    console.log(`training a demo GANomaly (32 px patches of 256 px PCB scans) on ${DEMO_DATA} -> ${modelDir}`);
+    console.log(
+      `training a demo GANomaly (32 px patches of 256 px PCB scans) on ${DEMO_DATA} -> ${modelDir}`,
+    );
     const r = await trainModel({
       data: DEMO_DATA,
       out: modelDir,
@@ -32,10 +34,16 @@ export async function runDemo(backend: BackendStatus, dataDir: string): Promise<
       backend,
       onPhase: (p, total) => progress.phase(p, total),
       onLoadProgress: (d) => progress.update(d),
-      onProgress: (p) => (p.kind === 'step' ? progress.train(p) : (progress.done(), console.log(`epoch ${p.epoch}/${p.epochs}: validation loss ${p.validationLoss?.toFixed(5)}`))),
+      onProgress: (p) =>
+        p.kind === 'step'
+          ? progress.train(p)
+          : (progress.done(),
+            console.log(`epoch ${p.epoch}/${p.epochs}: validation loss ${p.validationLoss?.toFixed(5)}`)),
     });
     progress.done();
-    console.log(`trained in ${r.result.seconds.toFixed(0)} s; threshold ${r.meta.calibration!.threshold.toPrecision(4)}`);
+    console.log(
+      `trained in ${r.result.seconds.toFixed(0)} s; threshold ${r.meta.calibration!.threshold.toPrecision(4)}`,
+    );
   } else {
     console.log(`using the demo model trained earlier: ${modelDir}`);
   }
@@ -52,7 +60,10 @@ export async function runDemo(backend: BackendStatus, dataDir: string): Promise<
     model.detector.dispose();
   }
   const tests = await mvtecTestSet(DEMO_DATA);
-  const picks = [...tests.filter((t) => t.label === 0).slice(0, 2), ...tests.filter((t) => t.label === 1).slice(0, 2)].map((t) => t.file);
+  const picks = [
+    ...tests.filter((t) => t.label === 0).slice(0, 2),
+    ...tests.filter((t) => t.label === 1).slice(0, 2),
+  ].map((t) => t.file);
   const heat = join(dataDir, 'demo-heatmaps');
   await runScore(modelDir, picks, heat);
   console.log(`heatmap overlays of two good and two defective boards: ${heat}`);

@@ -11,10 +11,16 @@ export function formatEvalTable(r: EvalReport): string {
     'type            images  AUROC  AUPRC  F1     recall pixelAUROC',
   ];
   for (const x of [r.overall, ...r.perType]) {
-    lines.push(`${x.type.padEnd(15)} ${String(x.images).padStart(6)}  ${fmt(x.auroc)}  ${fmt(x.auprc)}  ${fmt(x.f1)}  ${fmt(x.recall)}  ${fmt(x.pixelAuroc)}`);
+    lines.push(
+      `${x.type.padEnd(15)} ${String(x.images).padStart(6)}  ${fmt(x.auroc)}  ${fmt(x.auprc)}  ${fmt(x.f1)}  ${fmt(x.recall)}  ${fmt(x.pixelAuroc)}`,
+    );
   }
   if (r.patchStatisticAuroc) {
-    lines.push(`patch image statistics (AUROC): ${Object.entries(r.patchStatisticAuroc).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+    lines.push(
+      `patch image statistics (AUROC): ${Object.entries(r.patchStatisticAuroc)
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', ')}`,
+    );
   }
   lines.push(`scoring: ${r.scoringImagesPerSecond.toFixed(1)} images/s`);
   return lines.join('\n');

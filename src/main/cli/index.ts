@@ -7,7 +7,14 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeBackend, METHODS, selectBackend, SUPPORTED_SIZES, type Method, type PatchStatistic } from '../../ml';
+import {
+  describeBackend,
+  METHODS,
+  selectBackend,
+  SUPPORTED_SIZES,
+  type Method,
+  type PatchStatistic,
+} from '../../ml';
 import { ImageError } from '../io/images';
 import { Progress } from './progress';
 import { runScore } from './score-command';
@@ -23,8 +30,10 @@ const USAGE = `station <command> [options]
 commands:
   train    --data DIR --out MODEL [--method ganomaly|egbad|anogan] [--size 32|64|128|256] [--channels 1|3]
            [--epochs N] [--batch N] [--patch] [--working-size PX] [--stride PX] [--statistic max-patch|map-max|map-p99]
-           [--steps-per-epoch N] [--holdout 0.2] [--false-alarm-rate 0.005] [--patience 5] [--limit N] [--resume]
+           [--steps-per-epoch N] [--holdout 0.2] [--false-alarm-rate 0.005] [--defects DIR] [--patience 5]
+           [--limit N] [--resume]
            DIR: a folder of good images, or an MVTec-layout set (train/good is used)
+           --defects DIR: labelled defect images (never the test set): the threshold becomes the F1-optimal one
   eval     --data MVTEC_DIR --model MODEL [--json FILE] [--no-pixel] [--max-per-type N]
   score    --model MODEL IMAGE... [--heatmap OUT_DIR]
   dataset  fashion-mnist --class N --out DIR [--max-test N]
@@ -66,6 +75,7 @@ async function cmdTrain(argv: string[]) {
       'steps-per-epoch': { type: 'string' },
       holdout: { type: 'string', default: '0.2' },
       'false-alarm-rate': { type: 'string', default: '0.005' },
+      defects: { type: 'string' },
       patience: { type: 'string', default: '5' },
       limit: { type: 'string' },
       resume: { type: 'boolean', default: false },
@@ -74,9 +84,11 @@ async function cmdTrain(argv: string[]) {
     },
   });
   if (!values.data || !values.out) throw new UsageError('train needs --data DIR and --out MODEL');
-  if (!METHODS.includes(values.method as Method)) throw new UsageError(`--method must be one of ${METHODS.join(', ')}`);
+  if (!METHODS.includes(values.method as Method))
+    throw new UsageError(`--method must be one of ${METHODS.join(', ')}`);
   const size = num(values.size, 'size')!;
-  if (!(SUPPORTED_SIZES as readonly number[]).includes(size)) throw new UsageError(`--size must be one of ${SUPPORTED_SIZES.join(', ')}`);
+  if (!(SUPPORTED_SIZES as readonly number[]).includes(size))
+    throw new UsageError(`--size must be one of ${SUPPORTED_SIZES.join(', ')}`);
   const channels = num(values.channels, 'channels');
   if (channels !== 1 && channels !== 3) throw new UsageError('--channels must be 1 or 3');
   const backend = await header(values.backend);
@@ -110,6 +122,7 @@ async function cmdTrain(argv: string[]) {
       : undefined,
     holdout: num(values.holdout, 'holdout'),
     targetFalseAlarmRate: num(values['false-alarm-rate'], 'false-alarm-rate'),
+    defects: values.defects ? resolve(values.defects) : undefined,
     patience: num(values.patience, 'patience'),
     limit: num(values.limit, 'limit'),
     overrides: seed !== undefined ? { seed } : undefined,
@@ -125,7 +138,9 @@ async function cmdTrain(argv: string[]) {
         const l = Object.entries(p.losses)
           .map(([k, v]) => `${k} ${v.toFixed(4)}`)
           .join(', ');
-        console.error(`epoch ${p.epoch}/${p.epochs}: ${l}; validation ${p.validationLoss?.toFixed(5)} (best epoch ${p.bestEpoch}); ${p.imagesPerSecond.toFixed(1)} img/s`);
+        console.error(
+          `epoch ${p.epoch}/${p.epochs}: ${l}; validation ${p.validationLoss?.toFixed(5)} (best epoch ${p.bestEpoch}); ${p.imagesPerSecond.toFixed(1)} img/s`,
+        );
       }
     },
   });
@@ -136,7 +151,11 @@ async function cmdTrain(argv: string[]) {
   console.log(
     `trained ${m.method} ${m.input.size}x${m.input.size}x${m.input.channels} (${m.input.mode}) on ${m.training!.images} images in ` +
       `${m.training!.seconds.toFixed(0)} s; epochs ${m.training!.epochs} (best ${m.training!.bestEpoch}${r.result.stoppedEarly ? ', stopped early' : ''}); ` +
-      `threshold ${m.calibration!.threshold.toPrecision(5)} (${(m.calibration!.targetFalseAlarmRate * 100).toFixed(2)}% false alarms on ${m.calibration!.goodStats.n} held-out good images)\nmodel: ${values.out}`,
+      `threshold ${m.calibration!.threshold.toPrecision(5)} (${
+        m.calibration!.method === 'f1'
+          ? `F1-optimal on ${m.calibration!.goodStats.n} held-out good and ${m.calibration!.defectCount} labelled defect images`
+          : `${(m.calibration!.targetFalseAlarmRate * 100).toFixed(2)}% false alarms on ${m.calibration!.goodStats.n} held-out good images`
+      })\nmodel: ${values.out}`,
   );
 }
 
@@ -168,7 +187,10 @@ async function cmdEval(argv: string[]) {
     for (const s of r.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
     console.log(formatEvalTable(r));
     if (values.json) {
-      await writeFile(values.json, JSON.stringify(r, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
+      await writeFile(
+        values.json,
+        JSON.stringify(r, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2),
+      );
       console.log(`wrote ${values.json}`);
     }
   } finally {
@@ -185,8 +207,14 @@ async function cmdDataset(argv: string[]) {
   if (positionals[0] !== 'fashion-mnist' || values.class === undefined || !values.out) {
     throw new UsageError('dataset fashion-mnist --class N --out DIR');
   }
-  const counts = await exportFashionMnist(num(values.class, 'class')!, resolve(values.out), { maxTest: num(values['max-test'], 'max-test') });
-  console.log(Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join('\n'));
+  const counts = await exportFashionMnist(num(values.class, 'class')!, resolve(values.out), {
+    maxTest: num(values['max-test'], 'max-test'),
+  });
+  console.log(
+    Object.entries(counts)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n'),
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -205,17 +233,27 @@ export async function main(argv: string[]): Promise<number> {
           allowPositionals: true,
           options: { model: { type: 'string' }, heatmap: { type: 'string' }, backend: { type: 'string' } },
         });
-        if (!values.model || !positionals.length) throw new UsageError('score needs --model MODEL and at least one IMAGE');
+        if (!values.model || !positionals.length)
+          throw new UsageError('score needs --model MODEL and at least one IMAGE');
         await header(values.backend);
-        return await runScore(resolve(values.model), positionals, values.heatmap ? resolve(values.heatmap) : undefined);
+        return await runScore(
+          resolve(values.model),
+          positionals,
+          values.heatmap ? resolve(values.heatmap) : undefined,
+        );
       }
       case 'dataset':
         await cmdDataset(rest);
         return 0;
       case 'demo': {
-        const { values } = parseArgs({ args: rest, options: { 'data-dir': { type: 'string', default: '.station' }, backend: { type: 'string' } } });
+        const { values } = parseArgs({
+          args: rest,
+          options: { 'data-dir': { type: 'string', default: '.station' }, backend: { type: 'string' } },
+        });
         const backend = await header(values.backend);
-        console.log(`Anomaly Station demo: the live station UI is not built yet, so this trains and evaluates a model on the bundled sample (${DEMO_DATA}).`);
+        console.log(
+          `Anomaly Station demo: the live station UI is not built yet, so this trains and evaluates a model on the bundled sample (${DEMO_DATA}).`,
+        );
         await runDemo(backend, resolve(values['data-dir']));
         return 0;
       }

@@ -18,7 +18,11 @@ export class Progress {
       return;
     }
     this.bar = new cliProgress.SingleBar(
-      { format: `${name.padEnd(20)} [{bar}] {value}/{total} {percentage}% | ETA {eta_formatted} {extra}`, stream: process.stderr, hideCursor: true },
+      {
+        format: `${name.padEnd(20)} [{bar}] {value}/{total} {percentage}% | ETA {eta_formatted} {extra}`,
+        stream: process.stderr,
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     this.bar.start(total, 0, { extra: '' });

@@ -9,8 +9,16 @@ import { loadModel } from '../io/model-store';
 export async function runScore(modelDir: string, files: string[], heatmapDir?: string): Promise<number> {
   const { meta, detector } = await loadModel(modelDir);
   const cal = meta.calibration;
-  const input = { mode: meta.input.mode, size: meta.input.size, stride: meta.input.stride, statistic: meta.input.statistic };
-  const loadOpts = meta.input.mode === 'patch' ? { channels: meta.input.channels, maxSide: meta.input.workingSize } : { channels: meta.input.channels, size: meta.input.size };
+  const input = {
+    mode: meta.input.mode,
+    size: meta.input.size,
+    stride: meta.input.stride,
+    statistic: meta.input.statistic,
+  };
+  const loadOpts =
+    meta.input.mode === 'patch'
+      ? { channels: meta.input.channels, maxSide: meta.input.workingSize }
+      : { channels: meta.input.channels, size: meta.input.size };
   if (heatmapDir) await mkdir(heatmapDir, { recursive: true });
   let failures = 0;
   try {
@@ -24,16 +32,32 @@ export async function runScore(modelDir: string, files: string[], heatmapDir?: s
         console.log([file, '-', '-', `error: ${e instanceof ImageError ? e.message : String(e)}`].join('\t'));
         continue;
       }
-      const [r] = await scoreImages(detector, [sample], input, { maps: Boolean(heatmapDir), reconstructions: Boolean(heatmapDir) });
+      const [r] = await scoreImages(detector, [sample], input, {
+        maps: Boolean(heatmapDir),
+        reconstructions: Boolean(heatmapDir),
+      });
       const norm = cal ? normaliseScore(r.score, cal) : NaN;
-      console.log([file, r.score.toPrecision(6), cal ? norm.toFixed(3) : '-', cal ? verdict(r.score, cal) : 'uncalibrated'].join('\t'));
+      console.log(
+        [
+          file,
+          r.score.toPrecision(6),
+          cal ? norm.toFixed(3) : '-',
+          cal ? verdict(r.score, cal) : 'uncalibrated',
+        ].join('\t'),
+      );
       if (heatmapDir && r.map) {
         const stem = basename(file, extname(file));
         const vmax = meta.heatmap?.vmax ?? Math.max(...r.map);
         const overlay = overlayRgba(sample.data, r.map, r.width, r.height, { vmin: 0, vmax, opacity: 0.5 });
-        await writeFile(join(heatmapDir, `${stem}.heatmap.png`), await encodePng(overlay, r.width, r.height, 4));
+        await writeFile(
+          join(heatmapDir, `${stem}.heatmap.png`),
+          await encodePng(overlay, r.width, r.height, 4),
+        );
         if (r.reconstruction) {
-          await writeFile(join(heatmapDir, `${stem}.reconstruction.png`), await encodePng(unitToBytes(r.reconstruction), r.width, r.height, meta.input.channels));
+          await writeFile(
+            join(heatmapDir, `${stem}.reconstruction.png`),
+            await encodePng(unitToBytes(r.reconstruction), r.width, r.height, meta.input.channels),
+          );
         }
       }
     }

@@ -33,7 +33,11 @@ export function holdOut(files: string[], fraction: number, salt = ''): { train: 
   const train: string[] = [];
   const held: string[] = [];
   for (const f of files) {
-    const h = createHash('sha256').update(salt + basename(f)).digest().readUInt32BE(0) / 0x100000000;
+    const h =
+      createHash('sha256')
+        .update(salt + basename(f))
+        .digest()
+        .readUInt32BE(0) / 0x100000000;
     (h < fraction ? held : train).push(f);
   }
   return { train, held };
@@ -50,14 +54,23 @@ export interface TestImage {
 /** The labelled test split of an MVTec-layout set. */
 export async function mvtecTestSet(dir: string): Promise<TestImage[]> {
   const testDir = join(dir, 'test');
-  if (!existsSync(testDir)) throw new Error(`${dir} has no test/ folder (expected the MVTec AD layout: test/good, test/<defect>)`);
-  const types = (await readdir(testDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  if (!existsSync(testDir))
+    throw new Error(`${dir} has no test/ folder (expected the MVTec AD layout: test/good, test/<defect>)`);
+  const types = (await readdir(testDir, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   const out: TestImage[] = [];
   for (const type of types) {
     for (const file of await listImages(join(testDir, type))) {
       const stem = basename(file, extname(file));
       const maskFile = join(dir, 'ground_truth', type, `${stem}_mask.png`);
-      out.push({ file, type, label: type === 'good' ? 0 : 1, mask: type !== 'good' && existsSync(maskFile) ? maskFile : undefined });
+      out.push({
+        file,
+        type,
+        label: type === 'good' ? 0 : 1,
+        mask: type !== 'good' && existsSync(maskFile) ? maskFile : undefined,
+      });
     }
   }
   return out;

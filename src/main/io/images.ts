@@ -31,7 +31,11 @@ export function sniffFormat(head: Uint8Array): 'png' | 'jpeg' | 'bmp' | 'tiff' |
   if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
   if (b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d) return 'bmp';
-  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a))) return 'tiff';
+  if (
+    b.length >= 4 &&
+    ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a))
+  )
+    return 'tiff';
   if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[8] === 0x57 && b[9] === 0x45) return 'webp';
   return undefined;
 }
@@ -59,7 +63,8 @@ function reason(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   if (/ENOENT/.test(msg)) return 'file not found (deleted before it could be read?)';
   if (/EACCES|EPERM/.test(msg)) return 'permission denied';
-  if (/pixel limit/i.test(msg)) return `image too large (over ${MAX_PIXELS / 1e6} megapixels): refused before decoding`;
+  if (/pixel limit/i.test(msg))
+    return `image too large (over ${MAX_PIXELS / 1e6} megapixels): refused before decoding`;
   return `cannot decode image: ${msg.split('\n')[0]}`;
 }
 
@@ -72,7 +77,8 @@ export async function loadImage(file: string, opts: LoadOptions): Promise<ImageS
     throw new ImageError(file, reason(e));
   }
   if (head.length === 0) throw new ImageError(file, 'empty file (0 bytes)');
-  if (!sniffFormat(head)) throw new ImageError(file, 'not an image: its first bytes match no PNG, JPEG, BMP, TIFF or WebP header');
+  if (!sniffFormat(head))
+    throw new ImageError(file, 'not an image: its first bytes match no PNG, JPEG, BMP, TIFF or WebP header');
   try {
     // failOn 'error' rejects truncated files instead of returning half-grey images.
     let img = sharp(file, { limitInputPixels: MAX_PIXELS, failOn: 'error' }).rotate();
@@ -89,15 +95,29 @@ export async function loadImage(file: string, opts: LoadOptions): Promise<ImageS
     if (info.channels !== opts.channels) {
       throw new Error(`decoder produced ${info.channels} channels, expected ${opts.channels}`);
     }
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: opts.channels };
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+      width: info.width,
+      height: info.height,
+      channels: opts.channels,
+    };
   } catch (e) {
     throw new ImageError(file, reason(e));
   }
 }
 
 /** Encode 8-bit HWC pixels (1, 3 or 4 channels) as PNG. */
-export async function encodePng(data: Uint8Array | Uint8ClampedArray, width: number, height: number, channels: 1 | 3 | 4): Promise<Buffer> {
-  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels } }).png().toBuffer();
+export async function encodePng(
+  data: Uint8Array | Uint8ClampedArray,
+  width: number,
+  height: number,
+  channels: 1 | 3 | 4,
+): Promise<Buffer> {
+  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
+    raw: { width, height, channels },
+  })
+    .png()
+    .toBuffer();
 }
 
 /** [0,1] floats (HWC) -> 8-bit. */
@@ -126,7 +146,11 @@ export interface LoadedImages {
 }
 
 /** Load many files with a few decodes in flight; corrupt ones are listed, never fatal. */
-export async function loadImages(files: string[], opts: LoadOptions, onProgress?: (done: number) => void): Promise<LoadedImages> {
+export async function loadImages(
+  files: string[],
+  opts: LoadOptions,
+  onProgress?: (done: number) => void,
+): Promise<LoadedImages> {
   const results: (ImageSample | ImageError)[] = new Array(files.length);
   let next = 0;
   let done = 0;

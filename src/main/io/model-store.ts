@@ -57,7 +57,11 @@ async function readNetworks(root: string, names: string[]): Promise<Record<strin
 }
 
 /** Write a complete model folder atomically (replacing an older one at `dir`). */
-export async function saveModel(dir: string, meta: ModelMeta, nets: Record<string, tf.io.ModelArtifacts>): Promise<void> {
+export async function saveModel(
+  dir: string,
+  meta: ModelMeta,
+  nets: Record<string, tf.io.ModelArtifacts>,
+): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
@@ -105,7 +109,11 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
 }
 
 /** Checkpoints: networks + a JSON header + two weight blobs, written atomically under MODEL/checkpoint. */
-export async function saveCheckpoint(modelDir: string, c: Checkpoint, extra: Record<string, unknown>): Promise<void> {
+export async function saveCheckpoint(
+  modelDir: string,
+  c: Checkpoint,
+  extra: Record<string, unknown>,
+): Promise<void> {
   const dir = join(modelDir, 'checkpoint');
   const tmp = `${dir}.tmp`;
   await rm(tmp, { recursive: true, force: true });
@@ -130,7 +138,9 @@ export async function saveCheckpoint(modelDir: string, c: Checkpoint, extra: Rec
   await rename(tmp, dir);
 }
 
-export async function loadCheckpoint(modelDir: string): Promise<{ checkpoint: Checkpoint; extra: Record<string, unknown> } | undefined> {
+export async function loadCheckpoint(
+  modelDir: string,
+): Promise<{ checkpoint: Checkpoint; extra: Record<string, unknown> } | undefined> {
   const dir = join(modelDir, 'checkpoint');
   if (!existsSync(join(dir, 'checkpoint.json'))) return undefined;
   const h = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8'));
@@ -138,7 +148,18 @@ export async function loadCheckpoint(modelDir: string): Promise<{ checkpoint: Ch
     const b = await readFile(join(dir, f));
     return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
   };
-  const { epoch, rngState, history, bestEpoch, bestValidationLoss, networks, optimizerSpecs, bestSpecs, formatVersion: _v, ...extra } = h;
+  const {
+    epoch,
+    rngState,
+    history,
+    bestEpoch,
+    bestValidationLoss,
+    networks,
+    optimizerSpecs,
+    bestSpecs,
+    formatVersion: _v,
+    ...extra
+  } = h;
   return {
     checkpoint: {
       epoch,

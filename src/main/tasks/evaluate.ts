@@ -54,7 +54,14 @@ export interface EvaluateOptions {
   onProgress?: (done: number) => void;
 }
 
-function row(type: string, scores: number[], labels: number[], threshold: number, maps: Float32Array[], masks: Uint8Array[]): EvalRow {
+function row(
+  type: string,
+  scores: number[],
+  labels: number[],
+  threshold: number,
+  maps: Float32Array[],
+  masks: Uint8Array[],
+): EvalRow {
   const f = f1AtThreshold(scores, labels, threshold);
   return {
     type,
@@ -68,9 +75,15 @@ function row(type: string, scores: number[], labels: number[], threshold: number
   };
 }
 
-export async function evaluateModel(model: LoadedModel, modelName: string, dataDir: string, o: EvaluateOptions): Promise<EvalReport> {
+export async function evaluateModel(
+  model: LoadedModel,
+  modelName: string,
+  dataDir: string,
+  o: EvaluateOptions,
+): Promise<EvalReport> {
   const { meta, detector } = model;
-  if (!meta.calibration) throw new Error(`model ${modelName} has no calibration; train it with the station to calibrate it`);
+  if (!meta.calibration)
+    throw new Error(`model ${modelName} has no calibration; train it with the station to calibrate it`);
   const threshold = meta.calibration.threshold;
   let tests = await mvtecTestSet(dataDir);
   if (o.maxPerType) {
@@ -81,34 +94,59 @@ export async function evaluateModel(model: LoadedModel, modelName: string, dataD
       return n <= o.maxPerType!;
     });
   }
-  const input: InputSpec = { mode: meta.input.mode, size: meta.input.size, stride: meta.input.stride, statistic: meta.input.statistic };
+  const input: InputSpec = {
+    mode: meta.input.mode,
+    size: meta.input.size,
+    stride: meta.input.stride,
+    statistic: meta.input.statistic,
+  };
   const loadOpts =
     meta.input.mode === 'patch'
       ? { channels: meta.input.channels, maxSide: meta.input.workingSize }
       : { channels: meta.input.channels, size: meta.input.size };
   o.onPhase?.('loading test images', tests.length);
-  const loaded = await loadImages(tests.map((t) => t.file), loadOpts, o.onProgress);
+  const loaded = await loadImages(
+    tests.map((t) => t.file),
+    loadOpts,
+    o.onProgress,
+  );
   const byFile = new Map(tests.map((t) => [t.file, t]));
   const wantPixel = o.pixel !== false && tests.some((t) => t.mask);
 
   o.onPhase?.('scoring', loaded.samples.length);
   const t0 = performance.now();
-  const scored = await scoreImages(detector, loaded.samples, input, { maps: wantPixel, onProgress: o.onProgress });
+  const scored = await scoreImages(detector, loaded.samples, input, {
+    maps: wantPixel,
+    onProgress: o.onProgress,
+  });
   const seconds = (performance.now() - t0) / 1000;
 
   let patchStatisticAuroc: Record<string, number> | undefined;
   if (input.mode === 'patch' && wantPixel) {
     const labels = loaded.files.map((f) => byFile.get(f)!.label);
     patchStatisticAuroc = Object.fromEntries(
-      PATCH_STATISTICS.map((st) => [st, auroc(scored.map((s) => patchImageScore(st, s.patchScores!, s.map!)), labels)]),
+      PATCH_STATISTICS.map((st) => [
+        st,
+        auroc(
+          scored.map((s) => patchImageScore(st, s.patchScores!, s.map!)),
+          labels,
+        ),
+      ]),
     );
   }
-  const items = loaded.files.map((file, i) => ({ ...byFile.get(file)!, score: scored[i].score, map: scored[i].map, w: scored[i].width, h: scored[i].height }));
+  const items = loaded.files.map((file, i) => ({
+    ...byFile.get(file)!,
+    score: scored[i].score,
+    map: scored[i].map,
+    w: scored[i].width,
+    h: scored[i].height,
+  }));
   // Pixel AUROC: every test image's map against its mask (good images have all-zero masks).
   const masks = new Map<string, Uint8Array>();
   if (wantPixel) {
     o.onPhase?.('reading masks');
-    for (const it of items) masks.set(it.file, it.mask ? await loadMask(it.mask, it.w, it.h) : new Uint8Array(it.w * it.h));
+    for (const it of items)
+      masks.set(it.file, it.mask ? await loadMask(it.mask, it.w, it.h) : new Uint8Array(it.w * it.h));
   }
   const build = (type: string, subset: typeof items) =>
     row(

@@ -8,7 +8,18 @@ import { gunzipSync } from 'node:zlib';
 import { encodePng } from '../io/images';
 
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
-export const FASHION_CLASSES = ['tshirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'boot'];
+export const FASHION_CLASSES = [
+  'tshirt',
+  'trouser',
+  'pullover',
+  'dress',
+  'coat',
+  'sandal',
+  'shirt',
+  'sneaker',
+  'bag',
+  'boot',
+];
 
 async function readIdx(file: string): Promise<{ dims: number[]; data: Uint8Array }> {
   let buf = await readFile(file);
@@ -26,14 +37,19 @@ export interface FashionSplit {
 
 export async function readFashionMnist(dir: string, split: 'train' | 't10k'): Promise<FashionSplit> {
   const img = join(dir, `${split}-images-idx3-ubyte.gz`);
-  if (!existsSync(img)) throw new Error(`Fashion-MNIST not found in ${dir} (apt-get install dataset-fashion-mnist)`);
+  if (!existsSync(img))
+    throw new Error(`Fashion-MNIST not found in ${dir} (apt-get install dataset-fashion-mnist)`);
   const images = await readIdx(img);
   const labels = await readIdx(join(dir, `${split}-labels-idx1-ubyte.gz`));
   return { images: images.data, labels: labels.data, count: images.dims[0] };
 }
 
 /** Write one class's one-class split as PNGs; returns the number of files written per folder. */
-export async function exportFashionMnist(cls: number, out: string, opts: { dir?: string; maxTest?: number } = {}): Promise<Record<string, number>> {
+export async function exportFashionMnist(
+  cls: number,
+  out: string,
+  opts: { dir?: string; maxTest?: number } = {},
+): Promise<Record<string, number>> {
   if (!(cls >= 0 && cls <= 9)) throw new Error('--class must be 0..9');
   const dir = opts.dir ?? FASHION_MNIST_DIR;
   const counts: Record<string, number> = {};

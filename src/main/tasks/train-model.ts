@@ -22,7 +22,7 @@ import {
   type TrainProgress,
   type TrainResult,
 } from '../../ml';
-import { hashFiles, holdOut, trainingImages } from '../io/datasets';
+import { hashFiles, holdOut, listImages, trainingImages } from '../io/datasets';
 import { loadImages, type LoadOptions } from '../io/images';
 import { loadCheckpoint, removeCheckpoint, saveCheckpoint, saveModel } from '../io/model-store';
 
@@ -39,6 +39,8 @@ export interface TrainModelOptions {
   /** Fraction of good images held out (half validation, half calibration). Default 0.2. */
   holdout?: number;
   targetFalseAlarmRate?: number;
+  /** Optional folder of labelled defect images: calibration then picks the F1-optimal threshold. */
+  defects?: string;
   patience?: number;
   overrides?: Partial<DetectorConfig>;
   resume?: boolean;
@@ -63,14 +65,17 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
   if (o.resume && !saved) throw new Error(`nothing to resume: ${o.out} has no checkpoint`);
   let files = await trainingImages(o.data);
   if (o.limit) files = files.slice(0, o.limit);
-  if (files.length < 10) throw new Error(`${o.data}: found ${files.length} images; training needs at least 10 good images`);
+  if (files.length < 10)
+    throw new Error(`${o.data}: found ${files.length} images; training needs at least 10 good images`);
   const holdoutFraction = o.holdout ?? 0.2;
   const split = holdOut(files, holdoutFraction);
   const heldSplit = holdOut(split.held, 0.5, 'calibration:');
   const valFiles = heldSplit.train;
   const calFiles = heldSplit.held;
 
-  const load: LoadOptions = o.patch ? { channels: o.channels, maxSide: o.patch.workingSize } : { channels: o.channels, size: o.size };
+  const load: LoadOptions = o.patch
+    ? { channels: o.channels, maxSide: o.patch.workingSize }
+    : { channels: o.channels, size: o.size };
   o.onPhase?.('loading images', files.length);
   const all = await loadImages([...split.train, ...valFiles, ...calFiles], load, o.onLoadProgress);
   const skipped = all.errors;
@@ -81,14 +86,27 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
   const train = pick(split.train);
   const val = pick(valFiles);
   const cal = pick(calFiles);
-  if (train.length < 8) throw new Error(`only ${train.length} usable training images after skipping ${skipped.length} unreadable ones`);
-  if (cal.length < 10) throw new Error(`only ${cal.length} held-out calibration images; add more good images or raise --holdout`);
+  if (train.length < 8)
+    throw new Error(
+      `only ${train.length} usable training images after skipping ${skipped.length} unreadable ones`,
+    );
+  if (cal.length < 10)
+    throw new Error(
+      `only ${cal.length} held-out calibration images; add more good images or raise --holdout`,
+    );
 
   const input: InputSpec = o.patch
-    ? { mode: 'patch', size: o.size, stride: o.patch.stride ?? o.size / 2, statistic: o.patch.statistic ?? 'max-patch' }
+    ? {
+        mode: 'patch',
+        size: o.size,
+        stride: o.patch.stride ?? o.size / 2,
+        statistic: o.patch.statistic ?? 'max-patch',
+      }
     : { mode: 'resize', size: o.size };
 
-  const config: DetectorConfig = saved ? (saved.extra.config as DetectorConfig) : defaultConfig(o.method, o.size, o.channels, o.overrides);
+  const config: DetectorConfig = saved
+    ? (saved.extra.config as DetectorConfig)
+    : defaultConfig(o.method, o.size, o.channels, o.overrides);
   const detector = createDetector(config);
   const batchSize = o.batchSize ?? 32;
   try {
@@ -105,13 +123,21 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
       onProgress: o.onProgress,
       onCheckpoint: (c) => saveCheckpoint(o.out, c, { config }),
     });
-    if (result.cancelled) throw new Error(`training cancelled; resume with --resume (checkpoint in ${o.out}/checkpoint)`);
+    if (result.cancelled)
+      throw new Error(`training cancelled; resume with --resume (checkpoint in ${o.out}/checkpoint)`);
 
     o.onPhase?.('calibrating', cal.length);
     const calScored = await scoreImages(detector, cal, input, { batchSize, maps: true });
+    let defectScores: number[] | undefined;
+    if (o.defects) {
+      const defects = await loadImages(await listImages(o.defects), load);
+      skipped.push(...defects.errors);
+      if (!defects.samples.length) throw new Error(`no readable defect images in ${o.defects}`);
+      defectScores = (await scoreImages(detector, defects.samples, input, { batchSize })).map((s) => s.score);
+    }
     const calibration = calibrate(
       calScored.map((s) => s.score),
-      { targetFalseAlarmRate: o.targetFalseAlarmRate },
+      { targetFalseAlarmRate: o.targetFalseAlarmRate, defectScores },
     );
     const heatmap = { vmin: 0, vmax: heatmapScale(calScored.map((s) => s.map!)) };
 
@@ -127,7 +153,9 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
         size: o.size,
         channels: o.channels,
         mode: input.mode,
-        ...(o.patch ? { workingSize: o.patch.workingSize, stride: input.stride, statistic: input.statistic } : {}),
+        ...(o.patch
+          ? { workingSize: o.patch.workingSize, stride: input.stride, statistic: input.statistic }
+          : {}),
       },
       normalisation: { pixels: 'uint8', range: PIXEL_SCALE.to },
       calibration,

@@ -6,7 +6,17 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AnoganConfig, Detector, ScoreBatch, ScoreOptions, StepLosses, NamedTensor } from './types';
 import { buildDecoder, buildImageDiscriminator, SeedSequence } from './networks';
-import { adam, bceWithLogits, minimizeWithParts, namedOptimizerWeights, restoreOptimizerWeights, trainableVars, readScoreBatch, scoreTensors, mean } from './common';
+import {
+  adam,
+  bceWithLogits,
+  minimizeWithParts,
+  namedOptimizerWeights,
+  restoreOptimizerWeights,
+  trainableVars,
+  readScoreBatch,
+  scoreTensors,
+  mean,
+} from './common';
 
 export const ANOGAN_DEFAULTS: Omit<AnoganConfig, 'size' | 'channels'> = {
   method: 'anogan',
@@ -36,7 +46,8 @@ export class Anogan implements Detector {
     const { size, channels, ngf, ndf, latent } = config;
     const seeds = new SeedSequence(config.seed);
     this.generator = nets?.generator ?? buildDecoder('generator', size, channels, ngf, latent, seeds);
-    this.discriminator = nets?.discriminator ?? buildImageDiscriminator('discriminator', size, channels, ndf, seeds);
+    this.discriminator =
+      nets?.discriminator ?? buildImageDiscriminator('discriminator', size, channels, ndf, seeds);
     this.optG = adam(config.lr, config.beta1);
     this.optD = adam(config.lr, config.beta1);
   }
@@ -47,7 +58,13 @@ export class Anogan implements Detector {
 
   trainStep(x: tf.Tensor4D): StepLosses {
     this.step += 1;
-    const z = tf.randomNormal([x.shape[0], 1, 1, this.config.latent], 0, 1, 'float32', this.config.seed + this.step);
+    const z = tf.randomNormal(
+      [x.shape[0], 1, 1, this.config.latent],
+      0,
+      1,
+      'float32',
+      this.config.seed + this.step,
+    );
     try {
       const d = minimizeWithParts(this.optD, trainableVars(this.discriminator), () => {
         const fake = this.generator.apply(z, { training: true }) as tf.Tensor;
@@ -59,7 +76,10 @@ export class Anogan implements Detector {
       // Non-saturating generator loss (DCGAN).
       const g = minimizeWithParts(this.optG, trainableVars(this.generator), () => {
         const fake = this.generator.apply(z, { training: true }) as tf.Tensor;
-        const total = bceWithLogits((this.discriminator.apply(fake, { training: true }) as tf.Tensor[])[0], 1);
+        const total = bceWithLogits(
+          (this.discriminator.apply(fake, { training: true }) as tf.Tensor[])[0],
+          1,
+        );
         return { total, parts: { g: total } };
       });
       return { ...d, ...g };
@@ -69,7 +89,11 @@ export class Anogan implements Detector {
   }
 
   /** Per-image search loss [N] for latent codes z (inference mode: BatchNorm uses moving statistics). */
-  private searchLoss(x: tf.Tensor4D, featX: tf.Tensor, z: tf.Tensor): { perImage: tf.Tensor1D; xHat: tf.Tensor4D } {
+  private searchLoss(
+    x: tf.Tensor4D,
+    featX: tf.Tensor,
+    z: tf.Tensor,
+  ): { perImage: tf.Tensor1D; xHat: tf.Tensor4D } {
     const n = x.shape[0];
     const xHat = this.generator.apply(z, { training: false }) as tf.Tensor4D;
     const featHat = (this.discriminator.apply(xHat, { training: false }) as tf.Tensor[])[1];
@@ -83,7 +107,12 @@ export class Anogan implements Detector {
    * the same seeded z every time, so an image scores the same on every call. */
   searchLatent(x: tf.Tensor4D, steps = this.config.searchSteps): tf.Variable {
     const n = x.shape[0];
-    const z = tf.tidy(() => tf.variable(tf.randomNormal([n, 1, 1, this.config.latent], 0, 1, 'float32', this.config.seed * 31), true));
+    const z = tf.tidy(() =>
+      tf.variable(
+        tf.randomNormal([n, 1, 1, this.config.latent], 0, 1, 'float32', this.config.seed * 31),
+        true,
+      ),
+    );
     const featX = tf.tidy(() => (this.discriminator.apply(x, { training: false }) as tf.Tensor[])[1]);
     const opt = tf.train.adam(this.config.searchLr, 0.9, 0.999);
     try {

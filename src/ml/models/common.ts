@@ -11,7 +11,10 @@ export function trainableVars(...models: tf.LayersModel[]): tf.Variable[] {
 
 /** Numerically stable sigmoid cross-entropy against a constant label, mean over the batch. */
 export function bceWithLogits(logits: tf.Tensor, label: 0 | 1): tf.Scalar {
-  return tf.losses.sigmoidCrossEntropy(label === 1 ? tf.onesLike(logits) : tf.zerosLike(logits), logits) as tf.Scalar;
+  return tf.losses.sigmoidCrossEntropy(
+    label === 1 ? tf.onesLike(logits) : tf.zerosLike(logits),
+    logits,
+  ) as tf.Scalar;
 }
 
 /** Per-example sigmoid cross-entropy against a constant label (no reduction), shape [N]. */
@@ -19,7 +22,9 @@ export function bcePerExample(logits: tf.Tensor, label: 0 | 1): tf.Tensor1D {
   return tf.tidy(() => {
     const flat = logits.reshape([logits.shape[0], -1]);
     const labels = label === 1 ? tf.onesLike(flat) : tf.zerosLike(flat);
-    return tf.losses.sigmoidCrossEntropy(labels, flat, undefined, 0, tf.Reduction.NONE).mean(1) as tf.Tensor1D;
+    return tf.losses
+      .sigmoidCrossEntropy(labels, flat, undefined, 0, tf.Reduction.NONE)
+      .mean(1) as tf.Tensor1D;
   });
 }
 
@@ -65,7 +70,10 @@ export async function namedOptimizerWeights(opts: Record<string, tf.Optimizer>):
   return out;
 }
 
-export async function restoreOptimizerWeights(opts: Record<string, tf.Optimizer>, weights: NamedTensor[]): Promise<void> {
+export async function restoreOptimizerWeights(
+  opts: Record<string, tf.Optimizer>,
+  weights: NamedTensor[],
+): Promise<void> {
   for (const [prefix, opt] of Object.entries(opts)) {
     const mine = weights
       .filter((w) => w.name.startsWith(`${prefix}::`))
@@ -87,7 +95,13 @@ export type ScoreTensors = {
 };
 
 /** Inside a tidy: the shared part of every method's scoring (residual map, reconstruction error). */
-export function scoreTensors(x: tf.Tensor4D, xHat: tf.Tensor4D, scores: tf.Tensor, opts: ScoreOptions, sigma: number): ScoreTensors {
+export function scoreTensors(
+  x: tf.Tensor4D,
+  xHat: tf.Tensor4D,
+  scores: tf.Tensor,
+  opts: ScoreOptions,
+  sigma: number,
+): ScoreTensors {
   const out: ScoreTensors = { scores, errors: reconstructionError(x, xHat) };
   if (opts.maps) out.map = residualMap(x, xHat, sigma);
   if (opts.reconstructions) out.xHat = xHat;

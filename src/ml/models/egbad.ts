@@ -48,7 +48,8 @@ export class Egbad implements Detector {
     const seeds = new SeedSequence(config.seed);
     this.encoder = nets?.encoder ?? buildEncoder('encoder', size, channels, ngf, latent, seeds);
     this.generator = nets?.generator ?? buildDecoder('generator', size, channels, ngf, latent, seeds);
-    this.discriminator = nets?.discriminator ?? buildJointDiscriminator('discriminator', size, channels, ndf, latent, seeds);
+    this.discriminator =
+      nets?.discriminator ?? buildJointDiscriminator('discriminator', size, channels, ndf, latent, seeds);
     this.optGE = adam(config.lr, config.beta1);
     this.optD = adam(config.lr, config.beta1);
   }
@@ -70,7 +71,9 @@ export class Egbad implements Detector {
       const d = minimizeWithParts(this.optD, trainableVars(this.discriminator), () => {
         const zHat = this.encoder.apply(x, { training: true }) as tf.Tensor;
         const xGen = this.generator.apply(z, { training: true }) as tf.Tensor;
-        const total = bceWithLogits(this.d(x, zHat, true)[0], 1).add(bceWithLogits(this.d(xGen, z, true)[0], 0)) as tf.Scalar;
+        const total = bceWithLogits(this.d(x, zHat, true)[0], 1).add(
+          bceWithLogits(this.d(xGen, z, true)[0], 0),
+        ) as tf.Scalar;
         return { total, parts: { d: total } };
       });
       // G and E fool D with the labels swapped (BiGAN's inverted objective).

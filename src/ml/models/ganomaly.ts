@@ -53,13 +53,19 @@ export class Ganomaly implements Detector {
     this.encoderG = nets?.encoder_g ?? buildEncoder('encoder_g', size, channels, ngf, latent, seeds);
     this.decoderG = nets?.decoder_g ?? buildDecoder('decoder_g', size, channels, ngf, latent, seeds);
     this.encoderE = nets?.encoder_e ?? buildEncoder('encoder_e', size, channels, ngf, latent, seeds);
-    this.discriminator = nets?.discriminator ?? buildImageDiscriminator('discriminator', size, channels, ndf, seeds);
+    this.discriminator =
+      nets?.discriminator ?? buildImageDiscriminator('discriminator', size, channels, ndf, seeds);
     this.optG = adam(config.lr, config.beta1);
     this.optD = adam(config.lr, config.beta1);
   }
 
   networks(): Record<string, tf.LayersModel> {
-    return { encoder_g: this.encoderG, decoder_g: this.decoderG, encoder_e: this.encoderE, discriminator: this.discriminator };
+    return {
+      encoder_g: this.encoderG,
+      decoder_g: this.decoderG,
+      encoder_e: this.encoderE,
+      discriminator: this.discriminator,
+    };
   }
 
   trainStep(x: tf.Tensor4D): StepLosses {
@@ -94,7 +100,13 @@ export class Ganomaly implements Detector {
   private reinitDiscriminator(): void {
     this.reinitCount += 1;
     const { size, channels, ndf, seed } = this.config;
-    const fresh = buildImageDiscriminator('discriminator_reinit', size, channels, ndf, new SeedSequence(seed + 7919 * this.reinitCount));
+    const fresh = buildImageDiscriminator(
+      'discriminator_reinit',
+      size,
+      channels,
+      ndf,
+      new SeedSequence(seed + 7919 * this.reinitCount),
+    );
     this.discriminator.setWeights(fresh.getWeights());
     fresh.dispose();
   }

@@ -10,7 +10,12 @@ export * from './types';
 export { SUPPORTED_SIZES } from './networks';
 
 /** A method's paper defaults for an input size and channel count, with overrides applied. */
-export function defaultConfig(method: Method, size: number, channels: 1 | 3, overrides: Partial<DetectorConfig> = {}): DetectorConfig {
+export function defaultConfig(
+  method: Method,
+  size: number,
+  channels: 1 | 3,
+  overrides: Partial<DetectorConfig> = {},
+): DetectorConfig {
   checkSize(size);
   // Sigma grows with the image so the heatmap's blur covers the same fraction of the part at every size.
   const common = { size, channels, heatmapSigma: Math.max(1, size / 32) };

@@ -21,7 +21,8 @@ export class SeedSequence {
   }
 }
 
-const convInit = (seeds: SeedSequence) => tf.initializers.randomNormal({ mean: 0, stddev: 0.02, seed: seeds.next() });
+const convInit = (seeds: SeedSequence) =>
+  tf.initializers.randomNormal({ mean: 0, stddev: 0.02, seed: seeds.next() });
 
 function batchNorm(seeds: SeedSequence, name: string): tf.layers.Layer {
   // PyTorch momentum 0.1 == tfjs momentum 0.9; eps 1e-5 as in PyTorch.
@@ -48,7 +49,13 @@ export function pyramid(size: number, base: number): number[] {
  * The DCGAN encoder body: image [size,size,channels] -> features [4,4,C] (the layers before the last conv).
  * Layers are returned so discriminators can reuse them as a feature extractor.
  */
-function encoderBody(prefix: string, size: number, channels: number, ndf: number, seeds: SeedSequence): tf.layers.Layer[] {
+function encoderBody(
+  prefix: string,
+  size: number,
+  channels: number,
+  ndf: number,
+  seeds: SeedSequence,
+): tf.layers.Layer[] {
   const layers: tf.layers.Layer[] = [];
   const levels = pyramid(size, ndf);
   levels.forEach((filters, i) => {
@@ -71,7 +78,14 @@ function encoderBody(prefix: string, size: number, channels: number, ndf: number
 }
 
 /** Encoder: image -> latent [1,1,nz] (GANomaly's G_E and E, EGBAD's E). */
-export function buildEncoder(name: string, size: number, channels: number, ndf: number, nz: number, seed: SeedSequence): tf.Sequential {
+export function buildEncoder(
+  name: string,
+  size: number,
+  channels: number,
+  ndf: number,
+  nz: number,
+  seed: SeedSequence,
+): tf.Sequential {
   checkSize(size);
   const model = tf.sequential({ name });
   for (const l of encoderBody(name, size, channels, ndf, seed)) model.add(l);
@@ -90,7 +104,14 @@ export function buildEncoder(name: string, size: number, channels: number, ndf: 
 }
 
 /** Decoder / generator: latent [1,1,nz] -> image [size,size,channels] in [-1, 1] (tanh). */
-export function buildDecoder(name: string, size: number, channels: number, ngf: number, nz: number, seeds: SeedSequence): tf.Sequential {
+export function buildDecoder(
+  name: string,
+  size: number,
+  channels: number,
+  ngf: number,
+  nz: number,
+  seeds: SeedSequence,
+): tf.Sequential {
   checkSize(size);
   const levels = pyramid(size, ngf).reverse(); // e.g. 32: [4ngf, 2ngf, ngf] at 4, 8, 16 px
   const model = tf.sequential({ name });
@@ -143,14 +164,28 @@ export function buildDecoder(name: string, size: number, channels: number, ngf: 
  * adversarial feature-matching loss and AnoGAN's discrimination loss use them). The logit is pre-sigmoid
  * (losses use the numerically stable sigmoid cross-entropy).
  */
-export function buildImageDiscriminator(name: string, size: number, channels: number, ndf: number, seeds: SeedSequence): tf.LayersModel {
+export function buildImageDiscriminator(
+  name: string,
+  size: number,
+  channels: number,
+  ndf: number,
+  seeds: SeedSequence,
+): tf.LayersModel {
   checkSize(size);
   const input = tf.input({ shape: [size, size, channels], name: `${name}_x` });
   let h: tf.SymbolicTensor = input;
   for (const l of encoderBody(name, size, channels, ndf, seeds)) h = l.apply(h) as tf.SymbolicTensor;
   const features = h;
   const logit = tf.layers
-    .conv2d({ name: `${name}_final`, filters: 1, kernelSize: 4, strides: 1, padding: 'valid', useBias: false, kernelInitializer: convInit(seeds) })
+    .conv2d({
+      name: `${name}_final`,
+      filters: 1,
+      kernelSize: 4,
+      strides: 1,
+      padding: 'valid',
+      useBias: false,
+      kernelInitializer: convInit(seeds),
+    })
     .apply(features) as tf.SymbolicTensor;
   const flat = tf.layers.flatten({ name: `${name}_logit` }).apply(logit) as tf.SymbolicTensor;
   return tf.model({ name, inputs: input, outputs: [flat, features] });
@@ -160,7 +195,14 @@ export function buildImageDiscriminator(name: string, size: number, channels: nu
  * BiGAN joint discriminator D(x, z) as in EGBAD (Zenati et al. 2018): a conv branch for x, a dense branch for
  * z, concatenated into a dense layer whose activations are the features used by the feature-matching score.
  */
-export function buildJointDiscriminator(name: string, size: number, channels: number, ndf: number, nz: number, seeds: SeedSequence): tf.LayersModel {
+export function buildJointDiscriminator(
+  name: string,
+  size: number,
+  channels: number,
+  ndf: number,
+  nz: number,
+  seeds: SeedSequence,
+): tf.LayersModel {
   checkSize(size);
   const x = tf.input({ shape: [size, size, channels], name: `${name}_x` });
   const z = tf.input({ shape: [1, 1, nz], name: `${name}_z` });
@@ -168,11 +210,17 @@ export function buildJointDiscriminator(name: string, size: number, channels: nu
   for (const l of encoderBody(`${name}_x`, size, channels, ndf, seeds)) hx = l.apply(hx) as tf.SymbolicTensor;
   hx = tf.layers.flatten({ name: `${name}_xflat` }).apply(hx) as tf.SymbolicTensor;
   let hz = tf.layers.flatten({ name: `${name}_zflat` }).apply(z) as tf.SymbolicTensor;
-  hz = tf.layers.dense({ name: `${name}_zdense`, units: 512, kernelInitializer: convInit(seeds) }).apply(hz) as tf.SymbolicTensor;
+  hz = tf.layers
+    .dense({ name: `${name}_zdense`, units: 512, kernelInitializer: convInit(seeds) })
+    .apply(hz) as tf.SymbolicTensor;
   hz = tf.layers.leakyReLU({ name: `${name}_zlrelu`, alpha: 0.2 }).apply(hz) as tf.SymbolicTensor;
   let h = tf.layers.concatenate({ name: `${name}_concat` }).apply([hx, hz]) as tf.SymbolicTensor;
-  h = tf.layers.dense({ name: `${name}_joint`, units: 1024, kernelInitializer: convInit(seeds) }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers
+    .dense({ name: `${name}_joint`, units: 1024, kernelInitializer: convInit(seeds) })
+    .apply(h) as tf.SymbolicTensor;
   const features = tf.layers.leakyReLU({ name: `${name}_jlrelu`, alpha: 0.2 }).apply(h) as tf.SymbolicTensor;
-  const logit = tf.layers.dense({ name: `${name}_logit`, units: 1, kernelInitializer: convInit(seeds) }).apply(features) as tf.SymbolicTensor;
+  const logit = tf.layers
+    .dense({ name: `${name}_logit`, units: 1, kernelInitializer: convInit(seeds) })
+    .apply(features) as tf.SymbolicTensor;
   return tf.model({ name, inputs: [x, z], outputs: [logit, features] });
 }

@@ -184,7 +184,8 @@ function writeTables(): void {
         );
       md.push('');
     }
-    for (const r of mine.filter((x) => typeof x.settings.note === 'string')) md.push(`Note on ${r.set}: ${r.settings.note}`, '');
+    for (const r of mine.filter((x) => typeof x.settings.note === 'string'))
+      md.push(`Note on ${r.set}: ${r.settings.note}`, '');
     for (const r of mine.filter((x) => x.report.patchStatisticAuroc)) {
       const st = Object.entries(r.report.patchStatisticAuroc!)
         .map(([k, v]) => `${k} ${f3(v)}`)

@@ -4,6 +4,7 @@
 // This module turns detectors into in-memory artifacts and back; the main process writes them to disk.
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
+import type { Calibration } from './calibration';
 import { createDetector, METHODS, type Detector, type DetectorConfig, type NamedTensor } from './models';
 
 export const FORMAT_VERSION = 1;
@@ -27,6 +28,10 @@ const calibrationSchema = z.object({
   high: z.number(),
   defectCount: z.number(),
 });
+
+// Keeps the schema and calibration.ts's Calibration type from drifting apart (a compile error if they do).
+const _calibrationMatches: z.ZodType<Calibration> = calibrationSchema;
+void _calibrationMatches;
 
 export const modelMetaSchema = z.object({
   format: z.literal('anomaly-station-model'),

@@ -103,48 +103,52 @@ async function cmdTrain(argv: string[]) {
     ac.abort();
   };
   process.on('SIGINT', onSigint);
-  const r = await trainModel({
-    signal: ac.signal,
-    data: resolve(values.data),
-    out: resolve(values.out),
-    method: values.method as Method,
-    size,
-    channels,
-    epochs,
-    batchSize: num(values.batch, 'batch'),
-    patch: values.patch
-      ? {
-          workingSize: num(values['working-size'], 'working-size')!,
-          stride: num(values.stride, 'stride'),
-          statistic: values.statistic as PatchStatistic | undefined,
-          stepsPerEpoch: num(values['steps-per-epoch'], 'steps-per-epoch'),
+  let r;
+  try {
+    r = await trainModel({
+      signal: ac.signal,
+      data: resolve(values.data),
+      out: resolve(values.out),
+      method: values.method as Method,
+      size,
+      channels,
+      epochs,
+      batchSize: num(values.batch, 'batch'),
+      patch: values.patch
+        ? {
+            workingSize: num(values['working-size'], 'working-size')!,
+            stride: num(values.stride, 'stride'),
+            statistic: values.statistic as PatchStatistic | undefined,
+            stepsPerEpoch: num(values['steps-per-epoch'], 'steps-per-epoch'),
+          }
+        : undefined,
+      holdout: num(values.holdout, 'holdout'),
+      targetFalseAlarmRate: num(values['false-alarm-rate'], 'false-alarm-rate'),
+      defects: values.defects ? resolve(values.defects) : undefined,
+      patience: num(values.patience, 'patience'),
+      limit: num(values.limit, 'limit'),
+      overrides: seed !== undefined ? { seed } : undefined,
+      resume: values.resume,
+      backend,
+      onPhase: (phase, total) => progress.phase(phase, total),
+      onLoadProgress: (done) => progress.update(done),
+      onProgress: (p) => {
+        if (p.kind === 'step') {
+          progress.train(p);
+        } else {
+          progress.done();
+          const l = Object.entries(p.losses)
+            .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+            .join(', ');
+          console.error(
+            `epoch ${p.epoch}/${p.epochs}: ${l}; validation ${p.validationLoss?.toFixed(5)} (best epoch ${p.bestEpoch}); ${p.imagesPerSecond.toFixed(1)} img/s`,
+          );
         }
-      : undefined,
-    holdout: num(values.holdout, 'holdout'),
-    targetFalseAlarmRate: num(values['false-alarm-rate'], 'false-alarm-rate'),
-    defects: values.defects ? resolve(values.defects) : undefined,
-    patience: num(values.patience, 'patience'),
-    limit: num(values.limit, 'limit'),
-    overrides: seed !== undefined ? { seed } : undefined,
-    resume: values.resume,
-    backend,
-    onPhase: (phase, total) => progress.phase(phase, total),
-    onLoadProgress: (done) => progress.update(done),
-    onProgress: (p) => {
-      if (p.kind === 'step') {
-        progress.train(p);
-      } else {
-        progress.done();
-        const l = Object.entries(p.losses)
-          .map(([k, v]) => `${k} ${v.toFixed(4)}`)
-          .join(', ');
-        console.error(
-          `epoch ${p.epoch}/${p.epochs}: ${l}; validation ${p.validationLoss?.toFixed(5)} (best epoch ${p.bestEpoch}); ${p.imagesPerSecond.toFixed(1)} img/s`,
-        );
-      }
-    },
-  });
-  process.off('SIGINT', onSigint);
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
   progress.done();
   for (const s of r.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
   const m = r.meta;

@@ -7,18 +7,8 @@ import { encodePng, ImageError, loadImage, unitToBytes } from '../io/images';
 import { loadModel } from '../io/model-store';
 
 export async function runScore(modelDir: string, files: string[], heatmapDir?: string): Promise<number> {
-  const { meta, detector } = await loadModel(modelDir);
+  const { meta, detector, input, load } = await loadModel(modelDir);
   const cal = meta.calibration;
-  const input = {
-    mode: meta.input.mode,
-    size: meta.input.size,
-    stride: meta.input.stride,
-    statistic: meta.input.statistic,
-  };
-  const loadOpts =
-    meta.input.mode === 'patch'
-      ? { channels: meta.input.channels, maxSide: meta.input.workingSize }
-      : { channels: meta.input.channels, size: meta.input.size };
   if (heatmapDir) await mkdir(heatmapDir, { recursive: true });
   let failures = 0;
   try {
@@ -26,7 +16,7 @@ export async function runScore(modelDir: string, files: string[], heatmapDir?: s
     for (const file of files) {
       let sample;
       try {
-        sample = await loadImage(file, loadOpts);
+        sample = await loadImage(file, load);
       } catch (e) {
         failures += 1;
         console.log([file, '-', '-', `error: ${e instanceof ImageError ? e.message : String(e)}`].join('\t'));

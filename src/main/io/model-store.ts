@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import type { LoadOptions } from './images';
 import {
   FORMAT_VERSION,
   loadDetector,
@@ -12,6 +13,7 @@ import {
   type Checkpoint,
   type Detector,
   type DetectorConfig,
+  type InputSpec,
   type ModelMeta,
 } from '../../ml';
 
@@ -90,6 +92,19 @@ export async function readModelMeta(dir: string): Promise<ModelMeta> {
 export interface LoadedModel {
   meta: ModelMeta;
   detector: Detector;
+  /** How images must be prepared and scored for this model (see inputHandling). */
+  input: InputSpec;
+  load: LoadOptions;
+}
+
+/** The one place that turns a model's input description into decode options and a scoring spec, so
+ * training, calibration, eval and scoring prepare images identically. */
+export function inputHandling(input: ModelMeta['input']): { input: InputSpec; load: LoadOptions } {
+  const { mode, size, channels, stride, statistic, workingSize } = input;
+  return {
+    input: { mode, size, stride, statistic },
+    load: mode === 'patch' ? { channels, maxSide: workingSize } : { channels, size },
+  };
 }
 
 /** Load a model folder on the current backend; clear errors for foreign, newer or damaged folders. */
@@ -102,7 +117,8 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     throw new Error(`damaged model in ${dir}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
   try {
-    return { meta, detector: await loadDetector(meta.config as unknown as DetectorConfig, nets) };
+    const detector = await loadDetector(meta.config as unknown as DetectorConfig, nets);
+    return { meta, detector, ...inputHandling(meta.input) };
   } catch (e) {
     throw new Error(`damaged model in ${dir}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }

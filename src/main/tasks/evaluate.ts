@@ -10,7 +10,6 @@ import {
   patchImageScore,
   pixelAuroc,
   scoreImages,
-  type InputSpec,
 } from '../../ml';
 import { mvtecTestSet } from '../io/datasets';
 import { loadImages, loadMask } from '../io/images';
@@ -94,20 +93,11 @@ export async function evaluateModel(
       return n <= o.maxPerType!;
     });
   }
-  const input: InputSpec = {
-    mode: meta.input.mode,
-    size: meta.input.size,
-    stride: meta.input.stride,
-    statistic: meta.input.statistic,
-  };
-  const loadOpts =
-    meta.input.mode === 'patch'
-      ? { channels: meta.input.channels, maxSide: meta.input.workingSize }
-      : { channels: meta.input.channels, size: meta.input.size };
+  const { input, load } = model;
   o.onPhase?.('loading test images', tests.length);
   const loaded = await loadImages(
     tests.map((t) => t.file),
-    loadOpts,
+    load,
     o.onProgress,
   );
   const byFile = new Map(tests.map((t) => [t.file, t]));

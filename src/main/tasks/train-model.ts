@@ -15,7 +15,6 @@ import {
   trainDetector,
   type BackendStatus,
   type DetectorConfig,
-  type InputSpec,
   type Method,
   type ModelMeta,
   type PatchStatistic,
@@ -23,8 +22,14 @@ import {
   type TrainResult,
 } from '../../ml';
 import { hashFiles, holdOut, listImages, trainingImages } from '../io/datasets';
-import { loadImages, type LoadOptions } from '../io/images';
-import { loadCheckpoint, removeCheckpoint, saveCheckpoint, saveModel } from '../io/model-store';
+import { loadImages } from '../io/images';
+import {
+  inputHandling,
+  loadCheckpoint,
+  removeCheckpoint,
+  saveCheckpoint,
+  saveModel,
+} from '../io/model-store';
 
 export interface TrainModelOptions {
   data: string;
@@ -73,9 +78,17 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
   const valFiles = heldSplit.train;
   const calFiles = heldSplit.held;
 
-  const load: LoadOptions = o.patch
-    ? { channels: o.channels, maxSide: o.patch.workingSize }
-    : { channels: o.channels, size: o.size };
+  const metaInput: ModelMeta['input'] = o.patch
+    ? {
+        mode: 'patch',
+        size: o.size,
+        channels: o.channels,
+        workingSize: o.patch.workingSize,
+        stride: o.patch.stride ?? o.size / 2,
+        statistic: o.patch.statistic ?? 'max-patch',
+      }
+    : { mode: 'resize', size: o.size, channels: o.channels };
+  const { input, load } = inputHandling(metaInput);
   o.onPhase?.('loading images', files.length);
   const all = await loadImages([...split.train, ...valFiles, ...calFiles], load, o.onLoadProgress);
   const skipped = all.errors;
@@ -94,15 +107,6 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
     throw new Error(
       `only ${cal.length} held-out calibration images; add more good images or raise --holdout`,
     );
-
-  const input: InputSpec = o.patch
-    ? {
-        mode: 'patch',
-        size: o.size,
-        stride: o.patch.stride ?? o.size / 2,
-        statistic: o.patch.statistic ?? 'max-patch',
-      }
-    : { mode: 'resize', size: o.size };
 
   const config: DetectorConfig = saved
     ? (saved.extra.config as DetectorConfig)
@@ -149,14 +153,7 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
       method: config.method,
       config: config as unknown as Record<string, unknown>,
       networks: Object.keys(detector.networks()),
-      input: {
-        size: o.size,
-        channels: o.channels,
-        mode: input.mode,
-        ...(o.patch
-          ? { workingSize: o.patch.workingSize, stride: input.stride, statistic: input.statistic }
-          : {}),
-      },
+      input: metaInput,
       normalisation: { pixels: 'uint8', range: PIXEL_SCALE.to },
       calibration,
       heatmap,

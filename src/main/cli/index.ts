@@ -29,7 +29,7 @@ const USAGE = `station <command> [options]
 
 commands:
   train    --data DIR --out MODEL [--method ganomaly|egbad|anogan] [--size 32|64|128|256] [--channels 1|3]
-           [--epochs N] [--batch N] [--patch] [--working-size PX] [--stride PX] [--statistic max-patch|map-max|map-p99]
+           [--epochs N] [--batch N] [--patch] [--working-size PX] [--stride PX] [--statistic map-max|map-p99|max-patch]
            [--steps-per-epoch N] [--holdout 0.2] [--false-alarm-rate 0.005] [--defects DIR] [--patience 5]
            [--limit N] [--resume]
            DIR: a folder of good images, or an MVTec-layout set (train/good is used)

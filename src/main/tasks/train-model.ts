@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import {
   calibrate,
   createDetector,
+  DEFAULT_PATCH_STATISTIC,
   defaultConfig,
   detectorArtifacts,
   FORMAT_VERSION,
@@ -85,7 +86,7 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
         channels: o.channels,
         workingSize: o.patch.workingSize,
         stride: o.patch.stride ?? o.size / 2,
-        statistic: o.patch.statistic ?? 'max-patch',
+        statistic: o.patch.statistic ?? DEFAULT_PATCH_STATISTIC,
       }
     : { mode: 'resize', size: o.size, channels: o.channels };
   const { input, load } = inputHandling(metaInput);

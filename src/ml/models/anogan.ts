@@ -4,14 +4,13 @@
 // The final loss is the anomaly score and G(z*) the reconstruction. The search makes it by far the slowest
 // method to score (see the benchmark); images of a batch are searched in parallel, each with its own z.
 import * as tf from '@tensorflow/tfjs';
-import type { AnoganConfig, Detector, ScoreBatch, ScoreOptions, StepLosses, NamedTensor } from './types';
+import type { AnoganConfig, ScoreBatch, ScoreOptions, StepLosses } from './types';
 import { buildDecoder, buildImageDiscriminator, SeedSequence } from './networks';
 import {
   adam,
   bceWithLogits,
   minimizeWithParts,
-  namedOptimizerWeights,
-  restoreOptimizerWeights,
+  GanDetector,
   trainableVars,
   readScoreBatch,
   scoreTensors,
@@ -32,7 +31,7 @@ export const ANOGAN_DEFAULTS: Omit<AnoganConfig, 'size' | 'channels'> = {
   searchLr: 0.01,
 };
 
-export class Anogan implements Detector {
+export class Anogan extends GanDetector {
   readonly generator: tf.LayersModel;
   readonly discriminator: tf.LayersModel;
   private readonly optG: tf.AdamOptimizer;
@@ -43,6 +42,7 @@ export class Anogan implements Detector {
     readonly config: AnoganConfig,
     nets?: Record<string, tf.LayersModel>,
   ) {
+    super();
     const { size, channels, ngf, ndf, latent } = config;
     const seeds = new SeedSequence(config.seed);
     this.generator = nets?.generator ?? buildDecoder('generator', size, channels, ngf, latent, seeds);
@@ -50,6 +50,10 @@ export class Anogan implements Detector {
       nets?.discriminator ?? buildImageDiscriminator('discriminator', size, channels, ndf, seeds);
     this.optG = adam(config.lr, config.beta1);
     this.optD = adam(config.lr, config.beta1);
+  }
+
+  protected get optimizers(): Record<string, tf.Optimizer> {
+    return { g: this.optG, d: this.optD };
   }
 
   networks(): Record<string, tf.LayersModel> {
@@ -144,22 +148,8 @@ export class Anogan implements Detector {
   }
 
   /** A short search (50 steps) is enough to rank epochs; the full Gamma is for scoring. */
-  async validationLoss(x: tf.Tensor4D): Promise<number> {
+  override async validationLoss(x: tf.Tensor4D): Promise<number> {
     const r = await this.scoreWithSteps(x, Math.min(50, this.config.searchSteps), {});
     return mean(r.reconstructionErrors);
-  }
-
-  optimizerWeights(): Promise<NamedTensor[]> {
-    return namedOptimizerWeights({ g: this.optG, d: this.optD });
-  }
-
-  setOptimizerWeights(weights: NamedTensor[]): Promise<void> {
-    return restoreOptimizerWeights({ g: this.optG, d: this.optD }, weights);
-  }
-
-  dispose(): void {
-    for (const m of Object.values(this.networks())) m.dispose();
-    this.optG.dispose();
-    this.optD.dispose();
   }
 }

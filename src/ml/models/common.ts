@@ -1,6 +1,6 @@
 // Small helpers shared by the detectors: variable lists for optimisers, losses, optimiser state.
 import * as tf from '@tensorflow/tfjs';
-import type { NamedTensor, ScoreBatch, ScoreOptions } from './types';
+import type { Detector, DetectorConfig, NamedTensor, ScoreBatch, ScoreOptions, StepLosses } from './types';
 import { perImage, reconstructionError, residualMap, toUnitImages } from '../residual';
 
 /** The tf.Variables behind a model's trainable weights (optimiser varLists must be explicit: an optimiser
@@ -126,4 +126,33 @@ export function mean(a: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i];
   return a.length ? s / a.length : NaN;
+}
+
+/**
+ * What every GAN detector shares: optimiser state for checkpoints, disposal, and model selection on the
+ * held-out reconstruction error. Subclasses name their optimisers (the names are part of checkpoints).
+ */
+export abstract class GanDetector implements Detector {
+  abstract readonly config: DetectorConfig;
+  protected abstract get optimizers(): Record<string, tf.Optimizer>;
+  abstract networks(): Record<string, tf.LayersModel>;
+  abstract trainStep(batch: tf.Tensor4D): StepLosses;
+  abstract score(batch: tf.Tensor4D, opts?: ScoreOptions): Promise<ScoreBatch>;
+
+  async validationLoss(x: tf.Tensor4D): Promise<number> {
+    return mean((await this.score(x)).reconstructionErrors);
+  }
+
+  optimizerWeights(): Promise<NamedTensor[]> {
+    return namedOptimizerWeights(this.optimizers);
+  }
+
+  setOptimizerWeights(weights: NamedTensor[]): Promise<void> {
+    return restoreOptimizerWeights(this.optimizers, weights);
+  }
+
+  dispose(): void {
+    for (const m of Object.values(this.networks())) m.dispose();
+    for (const o of Object.values(this.optimizers)) o.dispose();
+  }
 }

@@ -4,19 +4,17 @@
 // sigmoid cross-entropy of D(x, E(x)) against "real" ('ce') or the feature-matching distance
 // ||f_D(x, E(x)) - f_D(G(E(x)), E(x))||_1 ('fm'); alpha 0.9 is the paper's weight 0.1 on L_D.
 import * as tf from '@tensorflow/tfjs';
-import type { Detector, EgbadConfig, ScoreBatch, ScoreOptions, StepLosses, NamedTensor } from './types';
+import type { EgbadConfig, ScoreBatch, ScoreOptions, StepLosses } from './types';
 import { buildDecoder, buildEncoder, buildJointDiscriminator, SeedSequence } from './networks';
 import {
   adam,
   bceWithLogits,
   bcePerExample,
   minimizeWithParts,
-  namedOptimizerWeights,
-  restoreOptimizerWeights,
+  GanDetector,
   trainableVars,
   readScoreBatch,
   scoreTensors,
-  mean,
 } from './common';
 
 export const EGBAD_DEFAULTS: Omit<EgbadConfig, 'size' | 'channels'> = {
@@ -32,7 +30,7 @@ export const EGBAD_DEFAULTS: Omit<EgbadConfig, 'size' | 'channels'> = {
   dLoss: 'fm',
 };
 
-export class Egbad implements Detector {
+export class Egbad extends GanDetector {
   readonly encoder: tf.LayersModel;
   readonly generator: tf.LayersModel;
   readonly discriminator: tf.LayersModel;
@@ -44,6 +42,7 @@ export class Egbad implements Detector {
     readonly config: EgbadConfig,
     nets?: Record<string, tf.LayersModel>,
   ) {
+    super();
     const { size, channels, ngf, ndf, latent } = config;
     const seeds = new SeedSequence(config.seed);
     this.encoder = nets?.encoder ?? buildEncoder('encoder', size, channels, ngf, latent, seeds);
@@ -52,6 +51,10 @@ export class Egbad implements Detector {
       nets?.discriminator ?? buildJointDiscriminator('discriminator', size, channels, ndf, latent, seeds);
     this.optGE = adam(config.lr, config.beta1);
     this.optD = adam(config.lr, config.beta1);
+  }
+
+  protected get optimizers(): Record<string, tf.Optimizer> {
+    return { ge: this.optGE, d: this.optD };
   }
 
   networks(): Record<string, tf.LayersModel> {
@@ -109,23 +112,5 @@ export class Egbad implements Detector {
       return scoreTensors(x, xHat, scores, opts, heatmapSigma);
     });
     return readScoreBatch(out);
-  }
-
-  async validationLoss(x: tf.Tensor4D): Promise<number> {
-    return mean((await this.score(x)).reconstructionErrors);
-  }
-
-  optimizerWeights(): Promise<NamedTensor[]> {
-    return namedOptimizerWeights({ ge: this.optGE, d: this.optD });
-  }
-
-  setOptimizerWeights(weights: NamedTensor[]): Promise<void> {
-    return restoreOptimizerWeights({ ge: this.optGE, d: this.optD }, weights);
-  }
-
-  dispose(): void {
-    for (const m of Object.values(this.networks())) m.dispose();
-    this.optGE.dispose();
-    this.optD.dispose();
   }
 }

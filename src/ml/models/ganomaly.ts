@@ -5,7 +5,7 @@
 // binary cross-entropy and re-initialised when its loss collapses below 1e-5. Anomaly score: the latent
 // distance mean((G_E(x) - E(G(x)))^2) (the squared L2 norm over nz, as in the reference code).
 import * as tf from '@tensorflow/tfjs';
-import type { Detector, GanomalyConfig, ScoreBatch, ScoreOptions, StepLosses, NamedTensor } from './types';
+import type { GanomalyConfig, ScoreBatch, ScoreOptions, StepLosses } from './types';
 import { buildDecoder, buildEncoder, buildImageDiscriminator, SeedSequence } from './networks';
 import {
   adam,
@@ -13,12 +13,10 @@ import {
   meanAbs,
   meanSquare,
   minimizeWithParts,
-  namedOptimizerWeights,
-  restoreOptimizerWeights,
+  GanDetector,
   trainableVars,
   readScoreBatch,
   scoreTensors,
-  mean,
 } from './common';
 
 export const GANOMALY_DEFAULTS: Omit<GanomalyConfig, 'size' | 'channels'> = {
@@ -35,7 +33,7 @@ export const GANOMALY_DEFAULTS: Omit<GanomalyConfig, 'size' | 'channels'> = {
   wEnc: 1,
 };
 
-export class Ganomaly implements Detector {
+export class Ganomaly extends GanDetector {
   readonly encoderG: tf.LayersModel;
   readonly decoderG: tf.LayersModel;
   readonly encoderE: tf.LayersModel;
@@ -48,6 +46,7 @@ export class Ganomaly implements Detector {
     readonly config: GanomalyConfig,
     nets?: Record<string, tf.LayersModel>,
   ) {
+    super();
     const { size, channels, ngf, ndf, latent } = config;
     const seeds = new SeedSequence(config.seed);
     this.encoderG = nets?.encoder_g ?? buildEncoder('encoder_g', size, channels, ngf, latent, seeds);
@@ -57,6 +56,10 @@ export class Ganomaly implements Detector {
       nets?.discriminator ?? buildImageDiscriminator('discriminator', size, channels, ndf, seeds);
     this.optG = adam(config.lr, config.beta1);
     this.optD = adam(config.lr, config.beta1);
+  }
+
+  protected get optimizers(): Record<string, tf.Optimizer> {
+    return { g: this.optG, d: this.optD };
   }
 
   networks(): Record<string, tf.LayersModel> {
@@ -120,23 +123,5 @@ export class Ganomaly implements Detector {
       return scoreTensors(x, xHat, scores, opts, this.config.heatmapSigma);
     });
     return readScoreBatch(out);
-  }
-
-  async validationLoss(x: tf.Tensor4D): Promise<number> {
-    return mean((await this.score(x)).reconstructionErrors);
-  }
-
-  optimizerWeights(): Promise<NamedTensor[]> {
-    return namedOptimizerWeights({ g: this.optG, d: this.optD });
-  }
-
-  setOptimizerWeights(weights: NamedTensor[]): Promise<void> {
-    return restoreOptimizerWeights({ g: this.optG, d: this.optD }, weights);
-  }
-
-  dispose(): void {
-    for (const m of Object.values(this.networks())) m.dispose();
-    this.optG.dispose();
-    this.optD.dispose();
   }
 }

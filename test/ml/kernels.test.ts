@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../../src/ml/data';
 import {
   compositeKernelFunc,
   originalKernel,
@@ -13,16 +14,10 @@ import {
 const FILTER = 'Conv2DBackpropFilter';
 const INPUT = 'Conv2DBackpropInput';
 
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
+/** The project's seeded PRNG, so failures reproduce. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function randomData(shape: number[], seed: number): Float32Array {

@@ -1,5 +1,6 @@
 // Tests for src/ml/metrics.ts against brute-force reference computations and known sklearn/numpy values.
 import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/ml/data';
 import {
   auprc,
   auroc,
@@ -11,16 +12,10 @@ import {
   rocCurve,
 } from '../../src/ml/metrics';
 
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
+/** The project's seeded PRNG, so failures reproduce. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** Random scores (optionally quantised to force ties) with positives shifted up a bit. */

@@ -180,6 +180,25 @@ function makeBackpropFilter(backendName: string): tf.KernelFunc {
   };
 }
 
+/** The geometry both input-gradient formulations start from (the forward conv's info). */
+function backpropInputInfo(inputs: unknown, attrs: unknown) {
+  const { dy, filter } = inputs as unknown as { dy: TensorInfo; filter: TensorInfo };
+  const { inputShape, strides, pad, dataFormat, dimRoundingMode } =
+    attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  const format = tf.backend_util.convertConv2DDataFormat(dataFormat);
+  const info = tf.backend_util.computeConv2DInfo(
+    as4D(inputShape, 'inputShape'),
+    as4D(filter.shape, 'filter'),
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    format,
+  );
+  return { dy, filter, info, channelsLast: info.dataFormat === 'channelsLast' };
+}
+
 /**
  * dx[n,h,w,ci] = sum_{oh,ow,kh,kw : oh*sH+kh-padTop = h, ow*sW+kw-padLeft = w} dy[n,oh,ow,co] * W[kh,kw,ci,co]
  *
@@ -191,21 +210,7 @@ function makeBackpropFilter(backendName: string): tf.KernelFunc {
  */
 function makeBackpropInputZeroInsert(backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
-    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-    const { inputShape, strides, pad, dataFormat, dimRoundingMode } =
-      attrs as unknown as tf.Conv2DBackpropInputAttrs;
-    const format = tf.backend_util.convertConv2DDataFormat(dataFormat);
-    const info = tf.backend_util.computeConv2DInfo(
-      as4D(inputShape, 'inputShape'),
-      as4D(filter.shape, 'filter'),
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-      false,
-      format,
-    );
-    const channelsLast = info.dataFormat === 'channelsLast';
+    const { dy, filter, info, channelsLast } = backpropInputInfo(inputs, attrs);
     const { batchSize: N, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, outChannels: Co } = info;
     const { filterHeight: KH, filterWidth: KW, strideHeight: sH, strideWidth: sW, padInfo } = info;
     checkShape(dy.shape, info.outShape, 'dy');
@@ -303,21 +308,7 @@ function makeBackpropInputZeroInsert(backendName: string): tf.KernelFunc {
  */
 function makeBackpropInputPhases(backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
-    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-    const { inputShape, strides, pad, dataFormat, dimRoundingMode } =
-      attrs as unknown as tf.Conv2DBackpropInputAttrs;
-    const format = tf.backend_util.convertConv2DDataFormat(dataFormat);
-    const info = tf.backend_util.computeConv2DInfo(
-      as4D(inputShape, 'inputShape'),
-      as4D(filter.shape, 'filter'),
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-      false,
-      format,
-    );
-    const channelsLast = info.dataFormat === 'channelsLast';
+    const { dy, filter, info, channelsLast } = backpropInputInfo(inputs, attrs);
     const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outHeight: OH, outWidth: OW } = info;
     const { outChannels: Co, filterHeight: KH, filterWidth: KW, strideHeight: sH, strideWidth: sW } = info;
     const { top: padTop, left: padLeft } = info.padInfo;

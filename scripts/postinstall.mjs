@@ -24,6 +24,7 @@ const LOSS = {
   electron: 'without it `npm start` uses the browser/CLI fallback',
   tfjsNode: 'without it training and scoring run on the wasm backend (slower)',
   tfjsNodeGpu: 'without it training and scoring run on the CPU (tfjs-node if present, else wasm)',
+  ortCuda: 'without it ONNX Runtime scores on the CPU (its CPU binaries ship inside the npm package)',
 };
 
 function report(part, status, detail) {
@@ -187,6 +188,20 @@ async function tfjs(pkg, part, args, loss, skipReason) {
   report(part, 'failed', `${result.reason ?? 'binding still missing'}; ${loss}`);
 }
 
+// --- ONNX Runtime's optional CUDA provider -------------------------------------------------------
+// onnxruntime-node ships its CPU binaries inside the npm package; its own install script only fetches the
+// CUDA execution provider (from outside npm), which is worth trying only where an NVIDIA GPU exists.
+
+async function ortCuda(skipReason) {
+  const part = 'onnxruntime-cuda';
+  const dir = packageDir('onnxruntime-node');
+  if (!dir) return report(part, 'skipped', 'onnxruntime-node not installed');
+  if (skipReason) return report(part, 'skipped', `${skipReason}; ${LOSS.ortCuda}`);
+  const result = await runNode(part, ['script/install.js'], dir);
+  if (result.ok) return report(part, 'got it', 'CUDA provider installed (used when CUDA 12 is present)');
+  report(part, 'failed', `${result.reason}; ${LOSS.ortCuda}`);
+}
+
 async function main() {
   const skip = envFlag('STATION_SKIP_DOWNLOADS')
     ? 'STATION_SKIP_DOWNLOADS is set'
@@ -205,6 +220,7 @@ async function main() {
     LOSS.tfjsNodeGpu,
     skip ?? (gpu.ok ? null : gpu.reason),
   );
+  await ortCuda(skip ?? (gpu.ok ? null : gpu.reason));
 }
 
 try {

@@ -48,8 +48,23 @@ function toFloat(src: Uint8Array, dst: Float32Array, offset: number): void {
   for (let i = 0; i < src.length; i++) dst[offset + i] = src[i] / 127.5 - 1;
 }
 
+/** A batch as plain memory: NHWC float32 in [-1,1] (what every scoring engine takes). */
+export interface ImageBatch {
+  data: Float32Array;
+  n: number;
+  height: number;
+  width: number;
+  channels: number;
+}
+
 /** Stack same-sized samples into an NHWC batch in [-1,1]. */
 export function toBatch(samples: ImageSample[]): tf.Tensor4D {
+  const b = toImageBatch(samples);
+  return tf.tensor4d(b.data, [b.n, b.height, b.width, b.channels]);
+}
+
+/** Stack same-sized samples into an ImageBatch (NHWC, [-1,1]). */
+export function toImageBatch(samples: ImageSample[]): ImageBatch {
   if (!samples.length) throw new Error('empty batch');
   const { width, height, channels } = samples[0];
   const per = width * height * channels;
@@ -62,7 +77,7 @@ export function toBatch(samples: ImageSample[]): tf.Tensor4D {
     }
     toFloat(s.data, buf, i * per);
   });
-  return tf.tensor4d(buf, [samples.length, height, width, channels]);
+  return { data: buf, n: samples.length, height, width, channels };
 }
 
 /** Copy a size x size window at (x0, y0) out of a sample. */

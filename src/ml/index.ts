@@ -11,3 +11,4 @@ export * from './score';
 export * from './metrics';
 export * from './calibration';
 export * from './colormap';
+export * from './engine';

@@ -1,8 +1,8 @@
 // Patch mode for high-resolution parts: a defect of a few pixels vanishes when a 600 px image is shrunk to
 // 64 px, so the detector is trained on random crops at (near) native resolution and scores an image by
 // tiling it with overlapping patches, stitching the residual maps back to full resolution.
-import type { Detector } from './models/types';
-import { crop, toBatch, type ImageSample } from './data';
+import type { ScoringEngine } from './engine';
+import { crop, toImageBatch, type ImageSample } from './data';
 import { quantile } from './metrics';
 
 export type PatchStatistic = 'max-patch' | 'map-max' | 'map-p99';
@@ -41,7 +41,7 @@ export interface PatchedScore {
 
 /** Score one image by tiling: the detector's raw patch scores, and the stitched (averaged) residual map. */
 export async function scorePatched(
-  detector: Detector,
+  engine: ScoringEngine,
   image: ImageSample,
   opts: PatchOptions,
 ): Promise<PatchedScore> {
@@ -56,23 +56,20 @@ export async function scorePatched(
   const patchScores = new Float32Array(origins.length);
   for (let b = 0; b < origins.length; b += batchSize) {
     const chunk = origins.slice(b, b + batchSize);
-    const batch = toBatch(chunk.map(([x, y]) => crop(image, x, y, size)));
-    try {
-      const r = await detector.score(batch, { maps: true });
-      chunk.forEach(([x0, y0], i) => {
-        patchScores[b + i] = r.scores[i];
-        const m = r.maps![i];
-        for (let y = 0; y < size; y++) {
-          const row = (y0 + y) * image.width + x0;
-          for (let x = 0; x < size; x++) {
-            sum[row + x] += m[y * size + x];
-            count[row + x] += 1;
-          }
+    const r = await engine.score(toImageBatch(chunk.map(([x, y]) => crop(image, x, y, size))), {
+      maps: true,
+    });
+    chunk.forEach(([x0, y0], i) => {
+      patchScores[b + i] = r.scores[i];
+      const m = r.maps![i];
+      for (let y = 0; y < size; y++) {
+        const row = (y0 + y) * image.width + x0;
+        for (let x = 0; x < size; x++) {
+          sum[row + x] += m[y * size + x];
+          count[row + x] += 1;
         }
-      });
-    } finally {
-      batch.dispose();
-    }
+      }
+    });
   }
   for (let i = 0; i < sum.length; i++) sum[i] /= count[i];
   return {

@@ -1,8 +1,8 @@
 // Scoring images the way a model was trained: whole images resized to the network input, or tiled patches
 // stitched back to the working resolution. Everything that scores (calibration, eval, the CLI, the station)
 // goes through here so a model scores identically wherever it runs.
-import type { Detector } from './models/types';
-import { toBatch, type ImageSample } from './data';
+import type { ScoringEngine } from './engine';
+import { toImageBatch, type ImageSample } from './data';
 import { scorePatched, type PatchStatistic } from './patch';
 
 export interface InputSpec {
@@ -33,7 +33,7 @@ export interface ScoreImagesOptions {
 }
 
 export async function scoreImages(
-  d: Detector,
+  engine: ScoringEngine,
   images: ImageSample[],
   input: InputSpec,
   opts: ScoreImagesOptions = {},
@@ -41,7 +41,7 @@ export async function scoreImages(
   const out: ScoredImage[] = [];
   if (input.mode === 'patch') {
     for (const img of images) {
-      const r = await scorePatched(d, img, {
+      const r = await scorePatched(engine, img, {
         size: input.size,
         stride: input.stride,
         statistic: input.statistic,
@@ -61,21 +61,19 @@ export async function scoreImages(
   const batchSize = opts.batchSize ?? 32;
   for (let i = 0; i < images.length; i += batchSize) {
     const chunk = images.slice(i, i + batchSize);
-    const x = toBatch(chunk);
-    try {
-      const r = await d.score(x, { maps: opts.maps, reconstructions: opts.reconstructions });
-      chunk.forEach((_, k) =>
-        out.push({
-          score: r.scores[k],
-          map: r.maps?.[k],
-          width: input.size,
-          height: input.size,
-          reconstruction: r.reconstructions?.[k],
-        }),
-      );
-    } finally {
-      x.dispose();
-    }
+    const r = await engine.score(toImageBatch(chunk), {
+      maps: opts.maps,
+      reconstructions: opts.reconstructions,
+    });
+    chunk.forEach((_, k) =>
+      out.push({
+        score: r.scores[k],
+        map: r.maps?.[k],
+        width: input.size,
+        height: input.size,
+        reconstruction: r.reconstructions?.[k],
+      }),
+    );
     opts.onProgress?.(out.length);
   }
   return out;

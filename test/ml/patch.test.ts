@@ -6,6 +6,7 @@ import {
   defaultConfig,
   patchImageScore,
   scorePatched,
+  TfjsEngine,
   tileStarts,
   trainDetector,
 } from '../../src/ml';
@@ -45,7 +46,11 @@ describe('scorePatched', () => {
     const d = createDetector(defaultConfig('ganomaly', 32, 1, { ngf: 8, ndf: 8, latent: 16, lr: 1e-3 }));
     await trainDetector(d, train, { epochs: 4, batchSize: 16, patchSize: 32, stepsPerEpoch: 8, patience: 0 });
     const bad = syntheticPart({ size: 96, channels: 1, seed: 7, defect: true });
-    const r = await scorePatched(d, { ...bad.sample, width: 96, height: 96 }, { size: 32, stride: 16 });
+    const r = await scorePatched(
+      new TfjsEngine(d),
+      { ...bad.sample, width: 96, height: 96 },
+      { size: 32, stride: 16 },
+    );
     expect(r.map.length).toBe(96 * 96);
     expect(r.patchScores.length).toBe(25); // 5 x 5 tiles
     expect(r.map.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);

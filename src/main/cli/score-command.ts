@@ -2,7 +2,7 @@
 // and with --heatmap write the overlay (and reconstruction) PNGs the operator would see.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { normaliseScore, overlayRgba, scoreImages, verdict } from '../../ml';
+import { normaliseScore, overlayRgba, scoreImages, TfjsEngine, verdict } from '../../ml';
 import { encodePng, ImageError, loadImage, unitToBytes } from '../io/images';
 import { loadModel } from '../io/model-store';
 
@@ -22,7 +22,7 @@ export async function runScore(modelDir: string, files: string[], heatmapDir?: s
         console.log([file, '-', '-', `error: ${e instanceof ImageError ? e.message : String(e)}`].join('\t'));
         continue;
       }
-      const [r] = await scoreImages(detector, [sample], input, {
+      const [r] = await scoreImages(new TfjsEngine(detector), [sample], input, {
         maps: Boolean(heatmapDir),
         reconstructions: Boolean(heatmapDir),
       });

@@ -10,6 +10,7 @@ import {
   patchImageScore,
   pixelAuroc,
   scoreImages,
+  TfjsEngine,
 } from '../../ml';
 import { mvtecTestSet } from '../io/datasets';
 import { loadImages, loadMask } from '../io/images';
@@ -105,7 +106,7 @@ export async function evaluateModel(
 
   o.onPhase?.('scoring', loaded.samples.length);
   const t0 = performance.now();
-  const scored = await scoreImages(detector, loaded.samples, input, {
+  const scored = await scoreImages(new TfjsEngine(detector), loaded.samples, input, {
     maps: wantPixel,
     onProgress: o.onProgress,
   });

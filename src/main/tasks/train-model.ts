@@ -21,6 +21,7 @@ import {
   type PatchStatistic,
   type TrainProgress,
   type TrainResult,
+  TfjsEngine,
 } from '../../ml';
 import { hashFiles, holdOut, listImages, trainingImages } from '../io/datasets';
 import { loadImages } from '../io/images';
@@ -132,13 +133,15 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
       throw new Error(`training cancelled; resume with --resume (checkpoint in ${o.out}/checkpoint)`);
 
     o.onPhase?.('calibrating', cal.length);
-    const calScored = await scoreImages(detector, cal, input, { batchSize, maps: true });
+    const calScored = await scoreImages(new TfjsEngine(detector), cal, input, { batchSize, maps: true });
     let defectScores: number[] | undefined;
     if (o.defects) {
       const defects = await loadImages(await listImages(o.defects), load);
       skipped.push(...defects.errors);
       if (!defects.samples.length) throw new Error(`no readable defect images in ${o.defects}`);
-      defectScores = (await scoreImages(detector, defects.samples, input, { batchSize })).map((s) => s.score);
+      defectScores = (await scoreImages(new TfjsEngine(detector), defects.samples, input, { batchSize })).map(
+        (s) => s.score,
+      );
     }
     const calibration = calibrate(
       calScored.map((s) => s.score),

@@ -5,6 +5,8 @@ import { basename, extname, join } from 'node:path';
 import { normaliseScore, overlayRgba, scoreImages, TfjsEngine, verdict } from '../../ml';
 import { encodePng, ImageError, loadImage, unitToBytes } from '../io/images';
 import { loadModel } from '../io/model-store';
+import { checkParity, exportOnnx, OnnxEngine } from '../../ml/onnx';
+import { probeBatch } from '../station/engine-choice';
 
 export async function runScore(modelDir: string, files: string[], heatmapDir?: string): Promise<number> {
   const { meta, detector, input, load } = await loadModel(modelDir);
@@ -55,4 +57,28 @@ export async function runScore(modelDir: string, files: string[], heatmapDir?: s
     detector.dispose();
   }
   return failures ? 1 : 0;
+}
+
+/** `station export`: write MODEL's ONNX graph to FILE after checking ONNX Runtime reproduces tfjs on it. */
+export async function runExport(modelDir: string, file: string): Promise<number> {
+  const { meta, detector } = await loadModel(modelDir);
+  try {
+    const bytes = exportOnnx(detector);
+    const onnx = await OnnxEngine.create(bytes);
+    const p = await checkParity(
+      onnx,
+      new TfjsEngine(detector),
+      probeBatch(meta.input.size, meta.input.channels),
+    );
+    await onnx.dispose();
+    const worst = Math.max(p.score, p.error, p.map, p.reconstruction);
+    await writeFile(file, bytes);
+    console.log(
+      `wrote ${file} (${(bytes.length / 1e6).toFixed(1)} MB, ${meta.method} ${meta.input.size}x${meta.input.size}x${meta.input.channels}); ` +
+        `ONNX Runtime vs tfjs: max relative error ${worst.toExponential(1)} (${p.ok ? 'parity OK' : 'PARITY FAILED'})`,
+    );
+    return p.ok ? 0 : 1;
+  } finally {
+    detector.dispose();
+  }
 }

@@ -23,6 +23,7 @@ import {
   type TrainResult,
   TfjsEngine,
 } from '../../ml';
+import { exportOnnx } from '../../ml/onnx';
 import { hashFiles, holdOut, listImages, trainingImages } from '../io/datasets';
 import { loadImages } from '../io/images';
 import {
@@ -175,7 +176,9 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
         batchSize,
       },
     };
-    await saveModel(o.out, meta, await detectorArtifacts(detector));
+    // AnoGAN's latent search needs gradients, so it has no ONNX form; the others carry model.onnx.
+    const onnx = config.method === 'anogan' ? undefined : exportOnnx(detector);
+    await saveModel(o.out, meta, await detectorArtifacts(detector), onnx);
     await removeCheckpoint(o.out);
     return { meta, result, skipped };
   } finally {

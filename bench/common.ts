@@ -1,12 +1,13 @@
 // Shared by the ML benchmark's main script (bench/ml.ts) and its scoring workers (bench/ml-worker.ts):
 // statistics, the worker protocol, the PyTorch reference runner and the machine description.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { createDetector, defaultConfig, type Detector, type Method } from '../src/ml';
+import { createDetector, defaultConfig, type Detector, type ImageBatch, type Method } from '../src/ml';
 import { Anogan } from '../src/ml/models/anogan';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -82,6 +83,32 @@ export function setUp(task: Pick<Task, 'method' | 'size' | 'channels' | 'batch' 
   return { detector, x };
 }
 
+/** The batch tensor's values as the ImageBatch that the ONNX Runtime engine takes (a copy). */
+export function toImageBatch(x: tf.Tensor4D): ImageBatch {
+  const [n, height, width, channels] = x.shape;
+  return { data: Float32Array.from(x.dataSync()), n, height, width, channels };
+}
+
+/**
+ * SHA-256 of every weight of every network (trainable and not: BatchNorm's moving statistics too), in
+ * the networks' order of names and the layers' order of weights. Values and shapes only (tfjs may rename
+ * variables built twice in one thread). Equal digests: the same network, weight for weight.
+ */
+export function weightsDigest(detector: Detector): string {
+  const h = createHash('sha256');
+  const nets = Object.entries(detector.networks()).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, model] of nets) {
+    h.update(`${name}:`);
+    for (const w of model.weights) {
+      const t = w.read();
+      h.update(`[${t.shape.join(',')}]`);
+      const v = t.dataSync() as Float32Array;
+      h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    }
+  }
+  return h.digest('hex');
+}
+
 /** One timed call; resolves when its results are on the CPU (trainStep and score read their outputs). */
 export async function callOnce(detector: Detector, x: tf.Tensor4D, mode: Mode, steps = 0): Promise<void> {
   if (mode === 'train') {
@@ -122,7 +149,7 @@ export function trainableParams(detector: Detector): Record<string, number> {
 
 export type ToWorker = { type: 'run' } | { type: 'stop' };
 export type FromWorker =
-  | { type: 'ready'; backend: string }
+  | { type: 'ready'; backend: string; weightsDigest: string }
   | { type: 'done'; seconds: number }
   | { type: 'stopped'; leakedTensors: number }
   | { type: 'error'; message: string };

@@ -5,7 +5,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, selectBackend } from '../src/ml';
-import { callOnce, setUp, type FromWorker, type ToWorker, type WorkerTask } from './common';
+import { callOnce, setUp, weightsDigest, type FromWorker, type ToWorker, type WorkerTask } from './common';
 
 if (!parentPort) throw new Error('bench/ml-worker.ts runs as a worker thread of bench/ml.ts');
 const port: MessagePort = parentPort;
@@ -36,7 +36,9 @@ async function main(): Promise<void> {
       }
     });
   });
-  post({ type: 'ready', backend: describeBackend(status) });
+  // The digest lets the main thread check that every worker scores with the same weights as the detector it
+  // exports to ONNX for the row (the same config and seed build the same weights).
+  post({ type: 'ready', backend: describeBackend(status), weightsDigest: weightsDigest(detector) });
 }
 
 main().catch((e) =>

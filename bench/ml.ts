@@ -1,9 +1,10 @@
 // The ML benchmark: training and scoring throughput of the three detectors on the tfjs backend that runs,
-// next to the same networks and steps in PyTorch (bench/torch_ref.py) on the same machine with the same
-// thread count, in one invocation. Not a test: run it on an idle machine and read bench/results/ml.md.
+// scoring throughput of the same detectors exported to ONNX and run by ONNX Runtime (src/ml/onnx), and the
+// same networks and steps in PyTorch (bench/torch_ref.py), on the same machine with the same thread count,
+// in one invocation. Not a test: run it on an idle machine and read bench/results/ml.md.
 //
 //   npm run bench -- [--methods ganomaly,egbad,anogan] [--sizes 32x32x1,64x64x3,128x128x3] [--reps 5]
-//                    [--threads 1,all] [--anogan-steps 20] [--out bench/results] [--no-torch]
+//                    [--threads 1,all] [--anogan-steps 20] [--out bench/results] [--no-torch] [--no-onnx]
 //
 // See bench/README.md for what each column means and how the ratios are computed.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,17 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, version_wasm } from '@tensorflow/tfjs-backend-wasm';
-import { describeBackend, METHODS, selectBackend, SUPPORTED_SIZES, type Method } from '../src/ml';
+import {
+  describeBackend,
+  METHODS,
+  relativeError,
+  selectBackend,
+  SUPPORTED_SIZES,
+  type Detector,
+  type Method,
+  type ScoreBatch,
+} from '../src/ml';
+import type { OnnxEngine } from '../src/ml/onnx';
 import {
   ANOGAN_GAMMA,
   describeMachine,
@@ -21,7 +32,9 @@ import {
   setUp,
   summarize,
   timeCalls,
+  toImageBatch,
   trainableParams,
+  weightsDigest,
   type FromWorker,
   type Mode,
   type Summary,
@@ -44,7 +57,8 @@ const USAGE = `usage: npm run bench -- [options]
   --score-batches LIST  scoring batches (default 1,32)
   --anogan-steps N      latent search steps timed for AnoGAN scoring, extrapolated to ${ANOGAN_GAMMA} (default 20)
   --out DIR             where ml.json and ml.md go (default bench/results)
-  --no-torch            tfjs only (no PyTorch column, no ratios)
+  --no-torch            no PyTorch column (and no ratios to PyTorch)
+  --no-onnx             no ONNX Runtime columns (GANomaly and EGBAD scoring rows otherwise have them)
   --python PATH         the Python with torch (default /usr/bin/python3)
   --torch-lib-path DIR  put DIR first on PyTorch's LD_LIBRARY_PATH, e.g. a folder with OpenBLAS's
                         libblas.so.3 (see bench/README.md: Debian's torch on the reference BLAS)
@@ -62,6 +76,7 @@ interface Options {
   anoganSteps: number;
   out: string;
   torch: boolean;
+  onnx: boolean;
   python: string;
   torchLibPath?: string;
   seed: number;
@@ -92,6 +107,7 @@ function parseOptions(argv: string[]): Options {
       'anogan-steps': { type: 'string', default: '20' },
       out: { type: 'string', default: 'bench/results' },
       'no-torch': { type: 'boolean', default: false },
+      'no-onnx': { type: 'boolean', default: false },
       python: { type: 'string', default: '/usr/bin/python3' },
       'torch-lib-path': { type: 'string' },
       seed: { type: 'string', default: '42' },
@@ -143,6 +159,7 @@ function parseOptions(argv: string[]): Options {
     anoganSteps: positiveInt('anogan-steps', values['anogan-steps']),
     out: values.out,
     torch: !values['no-torch'],
+    onnx: !values['no-onnx'],
     python: values.python,
     torchLibPath: values['torch-lib-path'],
     seed: positiveInt('seed', values.seed),
@@ -181,12 +198,47 @@ interface Row {
     perWorkerSeconds?: number[][];
     leakedTensors: number;
     params: Record<string, number>;
+    /** weightsDigest of the detector(s) timed (every worker's, when they agree); scoring rows. */
+    weightsDigest?: string;
   };
   torch?: Side & { threads: number; params: Record<string, number>; paramsMatch: boolean };
   torchError?: string;
   /** tfjs seconds per image / PyTorch seconds per image (medians); > 1: tfjs is slower. */
   ratio?: number;
+  /** ONNX Runtime scoring of the tfjs detector exported with exportOnnx (GANomaly and EGBAD score rows). */
+  onnx?: Side & OnnxTiming;
+  onnxError?: string;
+  /** Why a scoring row has no ONNX Runtime side: AnoGAN's search needs gradients ('n/a (tfjs only)'). */
+  onnxSkipped?: string;
+  /** ONNX Runtime seconds per image / PyTorch seconds per image (medians); > 1: ORT is slower. */
+  onnxVsTorch?: number;
+  /** ONNX Runtime seconds per image / tfjs seconds per image (medians); > 1: ORT is slower. */
+  onnxVsTfjs?: number;
 }
+
+/** How far ORT's outputs of the last timed call are from tfjs's on the same batch (relativeError). */
+interface Parity {
+  score: number;
+  error: number;
+  tolerance: number;
+  /** Both within the tolerance (NaN fails). */
+  ok: boolean;
+}
+
+interface OnnxTiming {
+  seconds: number[];
+  /** The engine's description: version, execution provider, intra-op threads. */
+  description: string;
+  /** intraOpNumThreads of the row's one session. */
+  threads: number;
+  /** weightsDigest of the tfjs detector that was exported (equal to tfjs.weightsDigest). */
+  weightsDigest: string;
+  onnxBytes: number;
+  parity: Parity;
+}
+
+/** Everything in a plan entry that the measurements fill in later. */
+type Measured = 'tfjs' | 'torch' | 'ratio' | 'onnx' | 'onnxVsTorch' | 'onnxVsTfjs';
 
 /** Same networks by name with the same trainable parameter counts. */
 function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {
@@ -203,8 +255,8 @@ function side(seconds: number[], imagesPerCall: number, extrapolation = 1): Side
 }
 
 /** Plans every row: per method and size, training at one thread, then scoring per thread count and batch. */
-function plan(o: Options): Omit<Row, 'tfjs' | 'torch' | 'ratio'>[] {
-  const rows: Omit<Row, 'tfjs' | 'torch' | 'ratio'>[] = [];
+function plan(o: Options): Omit<Row, Measured>[] {
+  const rows: Omit<Row, Measured>[] = [];
   for (const method of o.methods) {
     for (const { size, channels } of o.sizes) {
       const base = { method, size, channels };
@@ -222,6 +274,7 @@ function plan(o: Options): Omit<Row, 'tfjs' | 'torch' | 'ratio'>[] {
               steps: o.anoganSteps,
               extrapolation: ANOGAN_GAMMA / o.anoganSteps,
               inner: 1,
+              onnxSkipped: o.onnx ? 'n/a (tfjs only)' : undefined,
             });
           } else {
             // At least 32 images per rep, so that batch-1 reps are not lost in timer and call noise.
@@ -241,7 +294,7 @@ function plan(o: Options): Omit<Row, 'tfjs' | 'torch' | 'ratio'>[] {
   return rows;
 }
 
-function taskOf(r: Omit<Row, 'tfjs' | 'torch' | 'ratio'>, o: Options): Task {
+function taskOf(r: Omit<Row, Measured>, o: Options): Task {
   return {
     method: r.method,
     size: r.size,
@@ -258,14 +311,81 @@ function taskOf(r: Omit<Row, 'tfjs' | 'torch' | 'ratio'>, o: Options): Task {
 
 // ------------------------------------------------------------------------------------------ tfjs timing
 
-/** One thread: the detector in this thread, on the backend selected at start-up. */
-async function timeHere(task: Task): Promise<{ seconds: number[]; params: Record<string, number> }> {
+/** What a step that may fail gave: its value, or its error message (the row goes on without it). */
+type Outcome<T> = { value: T } | { error: string };
+
+async function attempt<T>(f: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { value: await f() };
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+type OnnxModule = typeof import('../src/ml/onnx');
+
+/**
+ * One thread: the detector in this thread, on the backend selected at start-up. `then` runs after the
+ * timing with the same detector and batch (the ONNX Runtime side of a scoring row), before they are disposed.
+ */
+async function timeHere<T>(
+  task: Task,
+  then?: (detector: Detector, x: tf.Tensor4D) => Promise<T>,
+): Promise<{ seconds: number[]; params: Record<string, number>; then?: T }> {
   const { detector, x } = setUp(task);
   try {
-    return { params: trainableParams(detector), seconds: await timeCalls(detector, x, task) };
+    const params = trainableParams(detector);
+    const seconds = await timeCalls(detector, x, task);
+    return { params, seconds, then: then ? await then(detector, x) : undefined };
   } finally {
     detector.dispose();
     x.dispose();
+  }
+}
+
+/**
+ * The ONNX Runtime side of a scoring row: `detector` (the one the tfjs side timed, or one with the same
+ * weights) exported with exportOnnx, one InferenceSession with `threads` intra-op threads, and
+ * engine.score(batch) timed the way timeCalls times detector.score(x): the same batch values, `inner` calls
+ * per rep, warm-up reps dropped, no maps or reconstructions asked for (scores and reconstruction errors come
+ * back, as from the tfjs call). The last timed call's outputs are then compared with detector.score(x).
+ */
+async function timeOnnx(
+  onnx: OnnxModule,
+  detector: Detector,
+  x: tf.Tensor4D,
+  task: Task,
+  threads: number,
+): Promise<OnnxTiming> {
+  const digest = weightsDigest(detector);
+  const bytes = onnx.exportOnnx(detector);
+  const engine: OnnxEngine = await onnx.OnnxEngine.create(bytes, { threads });
+  try {
+    const batch = toImageBatch(x);
+    const seconds: number[] = [];
+    let last: ScoreBatch | undefined;
+    for (let rep = 0; rep < task.warmup + task.reps; rep++) {
+      const t0 = performance.now();
+      for (let i = 0; i < task.inner; i++) last = await engine.score(batch);
+      const dt = (performance.now() - t0) / 1000 / task.inner;
+      if (rep >= task.warmup) seconds.push(dt);
+    }
+    if (!last) throw new Error('no timed call');
+    const ref = await detector.score(x);
+    const score = relativeError(last.scores, ref.scores);
+    const error = relativeError(last.reconstructionErrors, ref.reconstructionErrors);
+    const tolerance = onnx.PARITY_TOLERANCE;
+    return {
+      seconds,
+      description: engine.description,
+      threads,
+      weightsDigest: digest,
+      onnxBytes: bytes.byteLength,
+      // NaN compares false: a NaN fails.
+      parity: { score, error, tolerance, ok: score <= tolerance && error <= tolerance },
+    };
+  } finally {
+    await engine.dispose();
   }
 }
 
@@ -306,7 +426,13 @@ class WorkerLink {
 async function timeWorkers(
   task: Task,
   workers: number,
-): Promise<{ seconds: number[]; perWorkerSeconds: number[][]; leakedTensors: number; backends: string[] }> {
+): Promise<{
+  seconds: number[];
+  perWorkerSeconds: number[][];
+  leakedTensors: number;
+  backends: string[];
+  digests: string[];
+}> {
   const data: WorkerTask = {
     method: task.method,
     size: task.size,
@@ -328,7 +454,9 @@ async function timeWorkers(
       });
       links.push(new WorkerLink(w));
     }
-    const backends = (await Promise.all(links.map((l) => l.expect('ready')))).map((m) => m.backend);
+    const ready = await Promise.all(links.map((l) => l.expect('ready')));
+    const backends = ready.map((m) => m.backend);
+    const digests = ready.map((m) => m.weightsDigest);
     const seconds: number[] = [];
     const perWorkerSeconds: number[][] = [];
     for (let rep = 0; rep < task.warmup + task.reps; rep++) {
@@ -345,7 +473,7 @@ async function timeWorkers(
     const stopped = links.map((l) => l.expect('stopped'));
     for (const l of links) l.worker.postMessage({ type: 'stop' });
     const leakedTensors = (await Promise.all(stopped)).reduce((n, m) => n + m.leakedTensors, 0);
-    return { seconds, perWorkerSeconds, leakedTensors, backends };
+    return { seconds, perWorkerSeconds, leakedTensors, backends, digests };
   } finally {
     await Promise.all(links.map((l) => l.worker.terminate()));
   }
@@ -377,32 +505,61 @@ const metricLabel = (r: Row): string =>
     : r.mode === 'search'
       ? `score (${ANOGAN_GAMMA}-step search, extrapolated from ${r.steps} steps)`
       : 'score';
-const rowLabel = (r: Omit<Row, 'tfjs' | 'torch' | 'ratio'>): string =>
+const rowLabel = (r: Omit<Row, Measured>): string =>
   `${r.method} ${sizeLabel(r)} ${r.metric === 'train' ? 'train' : r.mode === 'search' ? `score(search ${r.steps})` : 'score'} b${r.batch} ${r.threads === 1 ? '1 thread' : `${r.threads} workers/threads`}`;
 
-function table(rows: Row[], withTorch: boolean): string {
-  const head = withTorch
-    ? [
-        'Method',
-        'Size',
-        'Batch',
-        'Threads',
-        'Metric',
-        'tfjs img/s median (min–max)',
-        'PyTorch img/s median (min–max)',
-        'tfjs / PyTorch',
-      ]
-    : ['Method', 'Size', 'Batch', 'Threads', 'Metric', 'tfjs img/s median (min–max)'];
-  const lines = [
-    `| ${head.join(' | ')} |`,
-    `|${head.map((h, i) => (i >= 2 && i !== 4 ? '---:' : '---')).join('|')}|`,
+const fmtErr = (v: number): string => (v === 0 ? '0' : Number.isFinite(v) ? v.toExponential(1) : String(v));
+const fmtParity = (p: Parity): string =>
+  `${p.ok ? 'ok' : 'FAIL'} (score ${fmtErr(p.score)}, error ${fmtErr(p.error)})`;
+
+/** An ONNX Runtime cell: `value` when the row has an ORT side, else why not ('-' for training rows). */
+function onnxCell(r: Row, value: (o: NonNullable<Row['onnx']>) => string, failure = '-'): string {
+  if (r.onnx) return value(r.onnx);
+  if (r.onnxSkipped) return r.onnxSkipped;
+  if (r.onnxError !== undefined) return failure;
+  return '-';
+}
+
+/** A ratio with ORT in it: only meaningful when ORT computed what tfjs computed. */
+const fmtOnnxRatio = (r: Row, ratio?: number): string =>
+  onnxCell(r, (o) => (o.parity.ok ? fmtRatio(ratio) : 'invalid: outputs differ'));
+
+function table(rows: Row[], withTorch: boolean, withOnnx: boolean): string {
+  // [heading, right-aligned, cell]
+  const cols: [string, boolean, (r: Row) => string][] = [
+    ['Method', false, (r) => r.method],
+    ['Size', false, sizeLabel],
+    ['Batch', true, (r) => String(r.batch)],
+    ['Threads', true, threadsLabel],
+    ['Metric', false, metricLabel],
+    ['tfjs img/s median (min–max)', true, (r) => fmtSide(r.tfjs)],
   ];
-  for (const r of rows) {
-    const cells = [r.method, sizeLabel(r), String(r.batch), threadsLabel(r), metricLabel(r), fmtSide(r.tfjs)];
-    if (withTorch)
-      cells.push(r.torch ? fmtSide(r.torch) : `failed: ${r.torchError ?? '?'}`, fmtRatio(r.ratio));
-    lines.push(`| ${cells.join(' | ')} |`);
-  }
+  if (withOnnx)
+    cols.push([
+      'ORT img/s median (min–max)',
+      true,
+      (r) => onnxCell(r, (o) => fmtSide(o), `failed: ${r.onnxError ?? '?'}`),
+    ]);
+  if (withTorch)
+    cols.push(
+      [
+        'PyTorch img/s median (min–max)',
+        true,
+        (r) => (r.torch ? fmtSide(r.torch) : `failed: ${r.torchError ?? '?'}`),
+      ],
+      ['tfjs / PyTorch', true, (r) => fmtRatio(r.ratio)],
+    );
+  if (withOnnx && withTorch) cols.push(['ORT / PyTorch', true, (r) => fmtOnnxRatio(r, r.onnxVsTorch)]);
+  if (withOnnx)
+    cols.push(
+      ['ORT / tfjs', true, (r) => fmtOnnxRatio(r, r.onnxVsTfjs)],
+      ['ORT = tfjs (relative error)', false, (r) => onnxCell(r, (o) => fmtParity(o.parity))],
+    );
+  const lines = [
+    `| ${cols.map(([h]) => h).join(' | ')} |`,
+    `|${cols.map(([, right]) => (right ? '---:' : '---')).join('|')}|`,
+  ];
+  for (const r of rows) lines.push(`| ${cols.map(([, , cell]) => cell(r)).join(' | ')} |`);
   return lines.join('\n');
 }
 
@@ -443,6 +600,8 @@ interface Target {
   row: string;
   ratio?: number;
   met?: boolean;
+  /** The same row's ORT / PyTorch (scoring rows with an ORT side whose outputs match tfjs's). */
+  onnxRatio?: number;
 }
 
 /** The issue's targets: GANomaly at batch 32 and one thread, scoring and a training step within 3x of PyTorch. */
@@ -453,6 +612,7 @@ function targets(rows: Row[]): Target[] {
       row: `ganomaly ${sizeLabel(r)} ${r.metric === 'train' ? 'training step' : 'scoring'} batch 32, 1 thread`,
       ratio: r.ratio,
       met: r.ratio === undefined ? undefined : r.ratio <= 3,
+      onnxRatio: r.onnx?.parity.ok ? r.onnxVsTorch : undefined,
     }));
 }
 
@@ -474,6 +634,7 @@ async function main(): Promise<void> {
     node: process.version,
     tfjs: tf.version.tfjs,
     tfjsBackendWasm: version_wasm,
+    onnxruntime: undefined as string | undefined,
     torch: undefined as string | undefined,
     python: undefined as string | undefined,
     torchBlas: undefined as TorchResult['blas'] | undefined,
@@ -481,13 +642,20 @@ async function main(): Promise<void> {
   };
 
   const header = [
-    `# ML benchmark: tfjs ${tf.version.tfjs} vs PyTorch`,
+    `# ML benchmark: tfjs ${tf.version.tfjs}${o.onnx ? ' vs ONNX Runtime' : ''}${o.torch ? ' vs PyTorch' : ''}`,
     '',
     `- Date: ${started.toISOString()}`,
     `- ${backendLine}${wasmThreads !== undefined ? ` [wasm threads per engine: ${wasmThreads}]` : ''}`,
     `- Machine: ${machine.cpu}, ${machine.cpus} logical CPUs (${machine.availableParallelism} available), ${machine.memoryGiB} GiB, ${machine.platform} ${machine.release} ${machine.arch}; CPU features: ${machine.cpuFlags.join(' ') || 'unknown'}; load average at start ${machine.loadavg.join(' / ')}`,
     `- Node ${process.version}`,
   ];
+
+  const onnx: OnnxModule | undefined = o.onnx ? await import('../src/ml/onnx') : undefined;
+  if (o.onnx) versions.onnxruntime = (await import('onnxruntime-node')).env.versions.node;
+  if (o.onnx)
+    header.push(
+      `- ONNX Runtime: onnxruntime-node ${versions.onnxruntime} (CPU execution provider; one InferenceSession per row, intraOpNumThreads = the row's threads, interOpNumThreads 1, graph optimisation 'all'), scoring the row's tfjs detector exported with exportOnnx (GANomaly and EGBAD)`,
+    );
   console.log(header.slice(2).join('\n'));
 
   const planned = plan(o);
@@ -499,23 +667,53 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const task = taskOf(p, o);
     const before = tf.memory().numTensors;
+    // GANomaly and EGBAD scoring rows get an ONNX Runtime side, after the tfjs side and never beside it.
+    const wantsOnnx = onnx !== undefined && p.metric === 'score' && p.mode === 'score';
+    let onnxOutcome: Outcome<OnnxTiming> | undefined;
     let tfjs: Row['tfjs'];
     if (p.threads === 1) {
-      const r = await timeHere(task);
+      // ORT exports and scores the very detector that tfjs has just timed, on the same batch.
+      const r = await timeHere(
+        task,
+        wantsOnnx ? (detector, x) => attempt(() => timeOnnx(onnx, detector, x, task, 1)) : undefined,
+      );
+      onnxOutcome = r.then;
       tfjs = {
         ...side(r.seconds, p.batch, p.extrapolation),
         workers: 1,
         leakedTensors: tf.memory().numTensors - before,
         params: r.params,
+        weightsDigest: onnxOutcome && 'value' in onnxOutcome ? onnxOutcome.value.weightsDigest : undefined,
       };
     } else {
       const r = await timeWorkers(task, p.threads);
+      const digests = [...new Set(r.digests)];
+      if (digests.length !== 1)
+        console.error(`  warning: the workers' detectors have different weights (${digests.length} digests)`);
+      if (wantsOnnx) {
+        // One session with intraOpNumThreads = the row's threads (ORT parallelises inside a session), on
+        // a detector built here with the same config and seed as the workers' (checked by weight digest),
+        // scoring the batch worker 0 scored.
+        const { detector, x } = setUp(task);
+        try {
+          onnxOutcome = await attempt(async () => {
+            const t = await timeOnnx(onnx, detector, x, task, p.threads);
+            if (!r.digests.every((d) => d === t.weightsDigest))
+              throw new Error('the exported detector has other weights than the tfjs workers');
+            return t;
+          });
+        } finally {
+          detector.dispose();
+          x.dispose();
+        }
+      }
       tfjs = {
         ...side(r.seconds, p.batch * p.threads, p.extrapolation),
         workers: p.threads,
         perWorkerSeconds: r.perWorkerSeconds,
-        leakedTensors: r.leakedTensors,
+        leakedTensors: r.leakedTensors + (tf.memory().numTensors - before),
         params: {},
+        weightsDigest: digests.length === 1 ? digests[0] : undefined,
       };
       if (new Set(r.backends).size !== 1 || r.backends[0] !== backendLine)
         console.error(`  note: a worker runs another backend: ${[...new Set(r.backends)].join(' | ')}`);
@@ -523,6 +721,18 @@ async function main(): Promise<void> {
     if (tfjs.leakedTensors !== 0)
       console.error(`  warning: ${tfjs.leakedTensors} tensors left after the row (memory not flat)`);
     const row: Row = { ...p, tfjs };
+    if (onnxOutcome && 'value' in onnxOutcome) {
+      const t = onnxOutcome.value;
+      row.onnx = { ...side(t.seconds, p.batch, p.extrapolation), ...t };
+      row.onnxVsTfjs = tfjs.imagesPerSecond.median / row.onnx.imagesPerSecond.median;
+      if (!t.parity.ok)
+        console.error(
+          `  warning: ONNX Runtime and tfjs outputs differ beyond ${t.parity.tolerance} relative: ${fmtParity(t.parity)}`,
+        );
+    } else if (onnxOutcome) {
+      row.onnxError = onnxOutcome.error;
+      console.error(`  ONNX Runtime failed: ${row.onnxError}`);
+    }
     if (o.torch) {
       try {
         const t: TorchResult = runTorch(o.python, task, p.threads, o.torchLibPath);
@@ -545,6 +755,7 @@ async function main(): Promise<void> {
           paramsMatch,
         };
         row.ratio = row.torch.imagesPerSecond.median / tfjs.imagesPerSecond.median;
+        if (row.onnx) row.onnxVsTorch = row.torch.imagesPerSecond.median / row.onnx.imagesPerSecond.median;
       } catch (e) {
         row.torchError = e instanceof Error ? e.message : String(e);
         console.error(`  PyTorch failed: ${row.torchError}`);
@@ -552,9 +763,13 @@ async function main(): Promise<void> {
     }
     rows.push(row);
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
-    console.error(
-      `${tag}: tfjs ${fmtSide(row.tfjs)} img/s${row.torch ? ` | PyTorch ${fmtSide(row.torch)} img/s | ${fmtRatio(row.ratio)}` : ''} [${secs} s]`,
-    );
+    const ortPart = row.onnx
+      ? ` | ORT ${fmtSide(row.onnx)} img/s, ORT / tfjs ${fmtOnnxRatio(row, row.onnxVsTfjs)}, ORT = tfjs ${fmtParity(row.onnx.parity)}`
+      : '';
+    const torchPart = row.torch
+      ? ` | PyTorch ${fmtSide(row.torch)} img/s | tfjs / PyTorch ${fmtRatio(row.ratio)}${row.onnx ? `, ORT / PyTorch ${fmtOnnxRatio(row, row.onnxVsTorch)}` : ''}`
+      : '';
+    console.error(`${tag}: tfjs ${fmtSide(row.tfjs)} img/s${ortPart}${torchPart} [${secs} s]`);
   }
 
   const slow = anoganVsEgbad(rows);
@@ -571,15 +786,20 @@ async function main(): Promise<void> {
     `- Settings: ${o.reps} timed reps after ${o.warmup} warm-up rep(s) per row; training batch ${o.trainBatch}; inputs uniform in [-1, 1]; product default configs (nz 100, ngf = ndf 64)`,
     `- Total time: ${((performance.now() - t00) / 1000).toFixed(0)} s`,
     '',
-    table(rows, o.torch),
+    table(rows, o.torch, o.onnx),
     '',
-    'Images/s: median over the timed reps, (min–max) across them. Threads 1: one tfjs engine in one thread; PyTorch `torch.set_num_threads(1)`.',
-    `Threads all (N): tfjs runs N worker threads, each with its own engine and detector, scoring at the same time (aggregate images/s); PyTorch runs one process with \`torch.set_num_threads(N)\` (that is how PyTorch uses cores).`,
-    `AnoGAN scoring is its per-image latent search (${ANOGAN_GAMMA} steps in the product): ${o.anoganSteps} steps are timed and the time is scaled by ${ANOGAN_GAMMA}/${o.anoganSteps}.`,
+    `Images/s: median over the timed reps, (min–max) across them. Threads 1: one tfjs engine in one thread${o.onnx ? '; ORT one session with intraOpNumThreads 1' : ''}; PyTorch \`torch.set_num_threads(1)\`.`,
+    `Threads all (N): tfjs runs N worker threads, each with its own engine and detector, scoring at the same time (aggregate images/s)${o.onnx ? '; ORT runs one session with intraOpNumThreads N on one batch (ORT parallelises inside a session)' : ''}; PyTorch runs one process with \`torch.set_num_threads(N)\` (that is how PyTorch uses cores).`,
+    `Score rows time the scores and reconstruction errors of a batch, no maps or reconstructions asked for, on every engine (tfjs \`detector.score(x)\`${o.onnx ? ', ORT `OnnxEngine.score(batch)`' : ''}, PyTorch \`score(x)\`).`,
+    `AnoGAN scoring is its per-image latent search (${ANOGAN_GAMMA} steps in the product): ${o.anoganSteps} steps are timed and the time is scaled by ${ANOGAN_GAMMA}/${o.anoganSteps}.${o.onnx ? ' AnoGAN has no ONNX form (the search needs gradients): n/a (tfjs only).' : ''}`,
   );
   if (o.torch)
     md.push(
       `tfjs / PyTorch: tfjs seconds per image over PyTorch seconds per image (medians); above 1 tfjs is slower.`,
+    );
+  if (o.onnx)
+    md.push(
+      `${o.torch ? 'ORT / PyTorch, ' : ''}ORT / tfjs: ORT seconds per image over the other's (medians); above 1 ORT is slower. ORT = tfjs: relativeError (src/ml/engine.ts) of ORT's scores and reconstruction errors from its last timed call against tfjs \`detector.score\` of the same detector on the same batch; ok within ${rows.find((r) => r.onnx)?.onnx?.parity.tolerance ?? 1e-4}, else the ORT ratios are shown as invalid.`,
     );
   if (slow.length) {
     md.push(
@@ -599,11 +819,13 @@ async function main(): Promise<void> {
       '',
       `## Targets (GANomaly, batch 32, one thread: within 3x of PyTorch on ${versions.torchBlas?.kind ?? '?'} BLAS)`,
       '',
-      '| Row | tfjs / PyTorch | Target met |',
-      '|---|---:|---|',
+      `| Row | tfjs / PyTorch | Target met |${o.onnx ? ' ORT / PyTorch (scoring) |' : ''}`,
+      `|---|---:|---|${o.onnx ? '---:|' : ''}`,
     );
     for (const g of goals)
-      md.push(`| ${g.row} | ${fmtRatio(g.ratio)} | ${g.met === undefined ? '-' : g.met ? 'yes' : 'no'} |`);
+      md.push(
+        `| ${g.row} | ${fmtRatio(g.ratio)} | ${g.met === undefined ? '-' : g.met ? 'yes' : 'no'} |${o.onnx ? ` ${fmtRatio(g.onnxRatio)} |` : ''}`,
+      );
   }
   const mismatched = rows.filter((r) => r.torch && !r.torch.paramsMatch);
   if (mismatched.length)
@@ -611,6 +833,15 @@ async function main(): Promise<void> {
       '',
       `**Warning:** the PyTorch networks' parameter counts differ from tfjs's in ${mismatched.length} row(s); see ml.json.`,
     );
+  const differ = rows.filter((r) => r.onnx && !r.onnx.parity.ok);
+  if (differ.length)
+    md.push(
+      '',
+      `**Warning:** ONNX Runtime's outputs differ from tfjs's in ${differ.length} row(s) (ORT = tfjs column): their ORT speeds compare different results and their ORT ratios are not valid.`,
+    );
+  const onnxFailed = rows.filter((r) => r.onnxError !== undefined);
+  if (onnxFailed.length)
+    md.push('', `**Warning:** ONNX Runtime failed in ${onnxFailed.length} row(s) (onnxError in ml.json).`);
   const leaked = rows.filter((r) => r.tfjs.leakedTensors !== 0);
   if (leaked.length)
     md.push(
@@ -634,6 +865,13 @@ async function main(): Promise<void> {
   console.log('');
   console.log(md.slice(header.length).join('\n'));
   console.error(`wrote ${path.join(o.out, 'ml.json')} and ${path.join(o.out, 'ml.md')}`);
+  if (differ.length || onnxFailed.length) {
+    // The numbers are written; the exit status tells a script that some ORT rows are not comparable.
+    console.error(
+      `bench: ONNX Runtime ${differ.length ? `disagrees with tfjs in ${differ.length} row(s)` : ''}${differ.length && onnxFailed.length ? ' and ' : ''}${onnxFailed.length ? `failed in ${onnxFailed.length} row(s)` : ''}`,
+    );
+    process.exitCode = 1;
+  }
 }
 
 main().catch((e) => {

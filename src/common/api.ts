@@ -1,21 +1,314 @@
-// The contract between the Electron main process, the preload bridge and the renderer.
-//
-// Today the preload exposes only `StationInfo` (which shell the UI runs in). The full `StationApi`
-// (live station, review queue, models, settings) lands here with the station-core issue, together
-// with its IPC transport; main, preload and renderer all import their types from this one file.
-
-/** Which host the renderer runs in: the Electron shell, or a plain browser (dev/CLI fallback). */
-export type StationShell = 'electron' | 'browser';
-
-/** What the preload bridge exposes on `window.station` for now. */
-export interface StationInfo {
-  readonly shell: 'electron';
-  readonly versions: {
-    readonly electron: string;
-    readonly chrome: string;
-    readonly node: string;
-  };
-}
+// The contract between the station core and every client: ONE typed interface of request/response methods
+// plus an event stream. The Electron preload (IPC), the HTTP/WebSocket server and the in-process transport
+// (tests, CLI) all carry exactly this; main, preload and renderer import their types from this file.
+// Requests are validated with these zod schemas at every boundary (a renderer is never trusted).
+import { z } from 'zod';
 
 /** The name shown in window titles and the UI. */
 export const PRODUCT_NAME = 'Anomaly Station';
+
+/** Which host the renderer runs in: the Electron shell, or a plain browser over HTTP/WebSocket. */
+export type StationShell = 'electron' | 'browser';
+
+/** What the Electron preload exposes today (the StationApi over IPC comes with the UI issue). */
+export interface ShellInfo {
+  readonly shell: 'electron';
+  readonly versions: { readonly electron: string; readonly chrome: string; readonly node: string };
+}
+
+export const METHOD_NAMES = ['ganomaly', 'egbad', 'anogan'] as const;
+export const IMAGE_KINDS = ['original', 'overlay', 'heatmap', 'reconstruction', 'thumbnail'] as const;
+export type ImageKind = (typeof IMAGE_KINDS)[number];
+
+const id = z.number().int().positive();
+const text = (max: number) => z.string().trim().min(1).max(max);
+/** Absolute folder paths chosen by the user; the core checks existence and refuses its own data dir. */
+const folder = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => !p.includes('\0'), 'path contains a NUL byte');
+const isoTime = z.string().datetime({ offset: true });
+
+// ---------- request schemas, one per method ----------
+
+export const requestSchemas = {
+  getInfo: z.object({}).strict(),
+  signIn: z.object({ name: text(80), badge: text(40).optional() }).strict(),
+  listModels: z.object({}).strict(),
+  registerModel: z.object({ folder }).strict(),
+  listLines: z.object({ includeRemoved: z.boolean().optional() }).strict(),
+  addLine: z
+    .object({
+      name: text(80),
+      folder,
+      modelId: id,
+      thresholdOverride: z.number().finite().nullable().optional(),
+      recursive: z.boolean().optional(),
+    })
+    .strict(),
+  updateLine: z
+    .object({
+      id,
+      name: text(80).optional(),
+      folder: folder.optional(),
+      modelId: id.optional(),
+      thresholdOverride: z.number().finite().nullable().optional(),
+      recursive: z.boolean().optional(),
+    })
+    .strict(),
+  setLineState: z.object({ id, state: z.enum(['active', 'paused']) }).strict(),
+  removeLine: z.object({ id }).strict(),
+  latestInspections: z.object({ lineId: id.optional(), limit: z.number().int().min(1).max(500) }).strict(),
+  queryInspections: z
+    .object({
+      lineId: id.optional(),
+      from: isoTime.optional(),
+      to: isoTime.optional(),
+      verdict: z.enum(['pass', 'flag', 'error']).optional(),
+      review: z.enum(['unreviewed', 'defect', 'false_alarm']).optional(),
+      minScore: z.number().finite().optional(),
+      maxScore: z.number().finite().optional(),
+      cursor: z.string().max(200).optional(),
+      limit: z.number().int().min(1).max(1000),
+    })
+    .strict(),
+  getInspection: z.object({ id }).strict(),
+  reviewQueue: z.object({ limit: z.number().int().min(1).max(500), afterId: id.optional() }).strict(),
+  decide: z
+    .object({
+      inspectionId: id,
+      decision: z.enum(['defect', 'false_alarm']),
+      comment: z.string().max(2000).optional(),
+      correctsDecisionId: id.optional(),
+    })
+    .strict(),
+  getImage: z.object({ inspectionId: id, kind: z.enum(IMAGE_KINDS) }).strict(),
+  startTraining: z
+    .object({
+      name: z
+        .string()
+        .regex(/^[\w.-]{1,80}$/, 'model name: letters, digits, . _ - (it becomes a folder name)'),
+      data: folder,
+      method: z.enum(METHOD_NAMES),
+      size: z.union([z.literal(32), z.literal(64), z.literal(128), z.literal(256)]),
+      channels: z.union([z.literal(1), z.literal(3)]),
+      epochs: z.number().int().min(1).max(10_000),
+      batchSize: z.number().int().min(1).max(256).optional(),
+      patch: z
+        .object({
+          workingSize: z.number().int().min(0).max(8192),
+          stepsPerEpoch: z.number().int().optional(),
+        })
+        .strict()
+        .optional(),
+      defects: folder.optional(),
+    })
+    .strict(),
+  cancelTraining: z.object({ jobId: id }).strict(),
+  resumeTraining: z.object({ jobId: id }).strict(),
+  listTrainingJobs: z.object({}).strict(),
+  verifyAudit: z.object({}).strict(),
+} as const;
+
+export type Requests = { [K in keyof typeof requestSchemas]: z.input<(typeof requestSchemas)[K]> };
+export type ApiMethod = keyof typeof requestSchemas;
+export const API_METHODS = Object.keys(requestSchemas) as ApiMethod[];
+
+// ---------- response types ----------
+
+export interface StationInfo {
+  product: string;
+  version: string;
+  shell: StationShell | 'cli';
+  /** e.g. "tfjs 4.22.0 (wasm)"; and per model, the scoring engine in ModelSummary.engine. */
+  backend: string;
+  dataDir: string;
+  operator: Operator | null;
+}
+
+export interface Operator {
+  id: number;
+  name: string;
+  badge: string | null;
+}
+
+export interface ModelSummary {
+  id: number;
+  name: string;
+  folder: string;
+  method: string;
+  version: string;
+  size: number;
+  channels: number;
+  mode: 'resize' | 'patch';
+  threshold: number | null;
+  calibratedAt: string | null;
+  trainingDataHash: string | null;
+  trainingImages: number | null;
+  metrics: Record<string, unknown> | null;
+  registeredAt: string;
+}
+
+export type LineStatus = 'watching' | 'starting' | 'paused' | 'missing' | 'error' | 'removed';
+
+export interface LineSummary {
+  id: number;
+  name: string;
+  folder: string;
+  modelId: number | null;
+  modelName: string;
+  thresholdOverride: number | null;
+  recursive: boolean;
+  state: 'active' | 'paused';
+  status: LineStatus;
+  statusText: string;
+  /** Files seen but not yet scored. */
+  backlog: number;
+  /** Engine scoring this line's model, e.g. "onnxruntime 1.30.0 (cpu, 1 thread)". */
+  engine: string | null;
+  counts: { pass: number; flag: number; error: number };
+}
+
+export type Verdict = 'pass' | 'flag' | 'error';
+
+export interface Inspection {
+  id: number;
+  lineId: number;
+  modelId: number | null;
+  modelVersion: string;
+  filePath: string;
+  fileSize: number;
+  fileMtime: string;
+  sha256: string;
+  receivedAt: string;
+  scoredAt: string;
+  decodeMs: number | null;
+  scoreMs: number | null;
+  rawScore: number | null;
+  normalizedScore: number | null;
+  threshold: number | null;
+  verdict: Verdict;
+  errorText: string | null;
+  engine: string | null;
+  hasImages: boolean;
+  /** The latest decision, if any. */
+  decision: 'defect' | 'false_alarm' | null;
+}
+
+export interface Decision {
+  id: number;
+  inspectionId: number;
+  decision: 'defect' | 'false_alarm';
+  operator: string;
+  comment: string | null;
+  decidedAt: string;
+  modelVersion: string;
+  threshold: number | null;
+  correctsDecisionId: number | null;
+  hash: string;
+}
+
+export interface InspectionDetail extends Inspection {
+  decisions: Decision[];
+}
+
+export interface TrainingJob {
+  id: number;
+  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+  name: string;
+  settings: Requests['startTraining'];
+  progress: TrainingProgress | null;
+  error: string | null;
+  modelId: number | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface TrainingProgress {
+  phase: string;
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  losses: Record<string, number>;
+  imagesPerSecond: number;
+  etaSeconds: number | null;
+  validationLoss: number | null;
+}
+
+export interface AuditResult {
+  ok: boolean;
+  count: number;
+  headHash: string | null;
+  firstBadId?: number;
+  reason?: string;
+}
+
+export interface ImageData {
+  contentType: 'image/png';
+  data: Uint8Array;
+}
+
+export interface Responses {
+  getInfo: StationInfo;
+  signIn: Operator;
+  listModels: ModelSummary[];
+  registerModel: ModelSummary;
+  listLines: LineSummary[];
+  addLine: LineSummary;
+  updateLine: LineSummary;
+  setLineState: LineSummary;
+  removeLine: { removed: number };
+  latestInspections: Inspection[];
+  queryInspections: { rows: Inspection[]; nextCursor: string | null; total: number };
+  getInspection: InspectionDetail;
+  reviewQueue: Inspection[];
+  decide: Decision;
+  getImage: ImageData;
+  startTraining: TrainingJob;
+  cancelTraining: TrainingJob;
+  resumeTraining: TrainingJob;
+  listTrainingJobs: TrainingJob[];
+  verifyAudit: AuditResult;
+}
+
+// ---------- events ----------
+
+export type StationEvent =
+  | { type: 'inspection'; inspection: Inspection }
+  | { type: 'line-status'; line: LineSummary }
+  | { type: 'training-progress'; job: TrainingJob }
+  | { type: 'error'; message: string; lineId?: number };
+
+/** The API every transport carries: typed methods plus an event subscription (returns unsubscribe). */
+export type StationApi = { [K in ApiMethod]: (req: Requests[K]) => Promise<Responses[K]> } & {
+  onEvent(listener: (e: StationEvent) => void): () => void;
+};
+
+/** Errors a client may show as-is (bad request, unknown id, refused action), carried across transports. */
+export class StationError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'invalid' | 'not-found' | 'refused' | 'unauthorized' | 'internal' = 'invalid',
+  ) {
+    super(message);
+    this.name = 'StationError';
+  }
+}
+
+/** Validate a request for `method`; throws a StationError naming the field that is wrong. */
+export function parseRequest<K extends ApiMethod>(method: K, payload: unknown): Requests[K] {
+  const schema = requestSchemas[method] as unknown as z.ZodType<Requests[K]>;
+  const r = schema.safeParse(payload ?? {});
+  if (!r.success) {
+    const first = r.error.issues[0];
+    const where = first?.path.length ? first.path.join('.') : 'request';
+    throw new StationError(`${method}: ${where}: ${first?.message ?? 'invalid'}`, 'invalid');
+  }
+  return r.data;
+}
+
+export function isApiMethod(name: string): name is ApiMethod {
+  return Object.prototype.hasOwnProperty.call(requestSchemas, name);
+}

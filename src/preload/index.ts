@@ -1,11 +1,11 @@
 // Preload bridge (sandboxed, context-isolated): the only door between the renderer and Electron.
 //
-// For now it exposes a tiny read-only `StationInfo`. The full StationApi (typed IPC calls into the
-// station core) is added here, in src/common/api.ts and in src/main with the station-core issue.
+// For now it exposes a tiny read-only `ShellInfo`. The StationApi over IPC (same type as the HTTP transport)
+// is added here with the UI issue.
 import { contextBridge } from 'electron';
-import type { StationInfo } from '../common/api';
+import type { ShellInfo } from '../common/api';
 
-const info: StationInfo = {
+const info: ShellInfo = {
   shell: 'electron',
   versions: {
     electron: process.versions.electron,

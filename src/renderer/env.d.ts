@@ -1,10 +1,10 @@
 /// <reference types="vite/client" />
-import type { StationInfo } from '../common/api';
+import type { ShellInfo } from '../common/api';
 
 declare global {
   interface Window {
     /** Set by the Electron preload bridge; absent when the UI runs in a plain browser. */
-    readonly station?: StationInfo;
+    readonly station?: ShellInfo;
   }
 }
 

@@ -3,6 +3,7 @@
 //   station eval  --data MVTEC_DIR --model MODEL [--json FILE]
 //   station score --model MODEL IMAGE... [--heatmap OUT_DIR]
 //   station dataset fashion-mnist --class N --out DIR
+//   station serve | watch | verify-audit   (the station core: see station-commands.ts)
 //   station backend
 import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
@@ -17,13 +18,14 @@ import {
 } from '../../ml';
 import { ImageError } from '../io/images';
 import { Progress } from './progress';
-import { runScore } from './score-command';
+import { runExport, runScore } from './score-command';
 import { trainModel } from '../tasks/train-model';
 import { evaluateModel } from '../tasks/evaluate';
 import { formatEvalTable } from './format';
 import { DEMO_DATA, runDemo } from './demo';
 import { exportFashionMnist } from '../tasks/fashion-mnist';
 import { loadModel } from '../io/model-store';
+import { cmdServe, cmdVerifyAudit, cmdWatch, STATION_USAGE } from './station-commands';
 
 const USAGE = `station <command> [options]
 
@@ -38,6 +40,8 @@ commands:
   score    --model MODEL IMAGE... [--heatmap OUT_DIR]
   dataset  fashion-mnist --class N --out DIR [--max-test N]
   demo     [--data-dir DIR] train (once) and evaluate a GANomaly on the bundled DeepPCB sample, write heatmaps
+${STATION_USAGE}
+  export   --model MODEL --onnx FILE   write the model's ONNX graph (GANomaly, EGBAD) and check it against tfjs
   backend  print the ML backend this machine gets and why
 
 global: --backend tensorflow-gpu|tensorflow|wasm|cpu (or env STATION_BACKEND)`;
@@ -50,6 +54,13 @@ const num = (v: string | undefined, name: string, dflt?: number): number | undef
 };
 
 class UsageError extends Error {}
+
+/** --backend X / --backend=X, for commands that parse the rest of their options themselves. */
+function backendArg(args: string[]): string | undefined {
+  const i = args.indexOf('--backend');
+  if (i >= 0) return args[i + 1];
+  return args.find((a) => a.startsWith('--backend='))?.slice('--backend='.length);
+}
 
 async function header(backendFlag?: string) {
   const status = await selectBackend(backendFlag);
@@ -261,6 +272,23 @@ export async function main(argv: string[]): Promise<number> {
         await runDemo(backend, resolve(values['data-dir']));
         return 0;
       }
+      case 'serve':
+        await header(backendArg(rest));
+        return await cmdServe(rest);
+      case 'watch':
+        await header(backendArg(rest));
+        return await cmdWatch(rest);
+      case 'export': {
+        const { values } = parseArgs({
+          args: rest,
+          options: { model: { type: 'string' }, onnx: { type: 'string' }, backend: { type: 'string' } },
+        });
+        if (!values.model || !values.onnx) throw new UsageError('export needs --model MODEL and --onnx FILE');
+        await header(values.backend);
+        return await runExport(resolve(values.model), resolve(values.onnx));
+      }
+      case 'verify-audit':
+        return await cmdVerifyAudit(rest);
       case 'backend':
         await header(parseArgs({ args: rest, options: { backend: { type: 'string' } } }).values.backend);
         return 0;

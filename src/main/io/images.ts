@@ -76,12 +76,31 @@ export async function loadImage(file: string, opts: LoadOptions): Promise<ImageS
   } catch (e) {
     throw new ImageError(file, reason(e));
   }
+  return decode(file, head, file, opts);
+}
+
+/** Decode bytes already in memory (the station reads a file once to hash and decode it). */
+export async function decodeImage(bytes: Uint8Array, file: string, opts: LoadOptions): Promise<ImageSample> {
+  return decode(
+    file,
+    bytes.subarray(0, 16),
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    opts,
+  );
+}
+
+async function decode(
+  file: string,
+  head: Uint8Array,
+  input: string | Buffer,
+  opts: LoadOptions,
+): Promise<ImageSample> {
   if (head.length === 0) throw new ImageError(file, 'empty file (0 bytes)');
   if (!sniffFormat(head))
     throw new ImageError(file, 'not an image: its first bytes match no PNG, JPEG, BMP, TIFF or WebP header');
   try {
     // failOn 'error' rejects truncated files instead of returning half-grey images.
-    let img = sharp(file, { limitInputPixels: MAX_PIXELS, failOn: 'error' }).rotate();
+    let img = sharp(input, { limitInputPixels: MAX_PIXELS, failOn: 'error' }).rotate();
     const meta = await img.metadata();
     if (!meta.width || !meta.height) throw new Error('no dimensions');
     if (opts.size) {
@@ -107,6 +126,22 @@ export async function loadImage(file: string, opts: LoadOptions): Promise<ImageS
 }
 
 /** Encode 8-bit HWC pixels (1, 3 or 4 channels) as PNG. */
+/** A small PNG preview (longest side `side`) of 8-bit HWC pixels. */
+export async function thumbnailPng(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3 | 4,
+  side = 128,
+): Promise<Buffer> {
+  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
+    raw: { width, height, channels },
+  })
+    .resize(side, side, { fit: 'inside', withoutEnlargement: true })
+    .png()
+    .toBuffer();
+}
+
 export async function encodePng(
   data: Uint8Array | Uint8ClampedArray,
   width: number,

@@ -1,0 +1,250 @@
+// The station benchmark: end-to-end throughput and latency (file renamed into the camera folder -> row
+// committed), measured through the real station (chokidar, sharp, scoring worker, PNG artifacts, SQLite),
+// beside the bare model's scoring rate measured in the same run on the same engine.
+//
+//   npm run bench:station -- [--size 64] [--channels 3] [--rate 5] [--steady 60] [--burst 1000]
+//                            [--engine auto|tfjs|onnxruntime] [--out bench/results]
+//
+// Steady: images dropped at --rate per second for --steady images; reports p50/p95 latency and throughput.
+// Burst: --burst images dropped at once; reports images/s, peak RSS, and which stage took the time.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { Station } from '../src/main/station/station';
+import { trainModel } from '../src/main/tasks/train-model';
+import { loadModel } from '../src/main/io/model-store';
+import { chooseEngine, type EnginePreference } from '../src/main/station/engine-choice';
+import { Rng, selectBackend, toImageBatch, scoreImages } from '../src/ml';
+import { describeMachine } from './common';
+
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: '64' },
+    channels: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '5' },
+    steady: { type: 'string', default: '60' },
+    burst: { type: 'string', default: '1000' },
+    engine: { type: 'string', default: 'auto' },
+    out: { type: 'string', default: 'bench/results' },
+    work: { type: 'string', default: join(os.tmpdir(), `station-bench-${process.pid}`) },
+  },
+});
+const size = Number(values.size);
+const channels = Number(values.channels) as 1 | 3;
+const rate = Number(values.rate);
+const steadyN = Number(values.steady);
+const burstN = Number(values.burst);
+const engine = values.engine as EnginePreference;
+const work = values.work;
+mkdirSync(work, { recursive: true });
+
+/** A camera-sized synthetic part (256 px, like the demo's DeepPCB images) as PNG bytes. */
+async function part(seed: number, defect: boolean): Promise<Buffer> {
+  const rng = new Rng(seed);
+  const side = 256;
+  const data = new Uint8Array(side * side * channels);
+  for (let y = 0; y < side; y++)
+    for (let x = 0; x < side; x++) {
+      let v = 120 + 40 * Math.sin(x / 6) * Math.cos(y / 9) + (rng.next() - 0.5) * 20;
+      if (defect && Math.hypot(x - 128, y - 100) < 12) v = 250;
+      for (let c = 0; c < channels; c++)
+        data[(y * side + x) * channels + c] = Math.max(0, Math.min(255, v + 7 * c));
+    }
+  return sharp(Buffer.from(data), { raw: { width: side, height: side, channels } })
+    .png()
+    .toBuffer();
+}
+
+const median = (a: number[]) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+};
+const pct = (a: number[], p: number) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN;
+};
+
+async function main() {
+  const backend = await selectBackend('wasm');
+  console.error(`machine: ${describeMachine()}`);
+  // 1. A small real GANomaly on good parts (quality is not the point here; the pipeline is).
+  const good = join(work, 'good');
+  mkdirSync(good, { recursive: true });
+  for (let i = 0; i < 40; i++) writeFileSync(join(good, `g${i}.png`), await part(100 + i, false));
+  const modelDir = join(work, 'model');
+  console.error(`training a ${size}x${size}x${channels} GANomaly (1 epoch) for the benchmark...`);
+  await trainModel({
+    data: good,
+    out: modelDir,
+    method: 'ganomaly',
+    size,
+    channels,
+    epochs: 1,
+    batchSize: 16,
+    holdout: 0.5,
+    backend,
+  });
+
+  // 2. The bare model rate on the same engine the station will pick (decoded images, batch 1: a camera
+  // delivers one image at a time).
+  const loaded = await loadModel(modelDir);
+  const choice = await chooseEngine(modelDir, loaded, engine, 1);
+  const samples = await Promise.all(
+    Array.from({ length: 8 }, async (_, i) => {
+      const { data } = await sharp(await part(500 + i, false))
+        .resize(size, size)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      return { data: new Uint8Array(data), width: size, height: size, channels };
+    }),
+  );
+  void toImageBatch;
+  const bare: number[] = [];
+  for (let rep = 0; rep < 5; rep++) {
+    const t0 = performance.now();
+    for (let k = 0; k < 4; k++)
+      await scoreImages(choice.engine, samples, loaded.input, {
+        maps: true,
+        reconstructions: true,
+        batchSize: 1,
+      });
+    bare.push((samples.length * 4) / ((performance.now() - t0) / 1000));
+  }
+  await choice.engine.dispose();
+  const bareRate = median(bare);
+  console.error(
+    `bare model: ${bareRate.toFixed(1)} img/s on ${choice.engine.description} (${choice.reason})`,
+  );
+
+  // 3. The station.
+  const cam = join(work, 'cam');
+  const staging = join(work, 'staging');
+  mkdirSync(cam, { recursive: true });
+  mkdirSync(staging, { recursive: true });
+  const station = await Station.open({ dataDir: join(work, 'data'), backend: 'wasm', engine, settleMs: 100 });
+  const model = await station.registerModel({ folder: modelDir });
+  const line = await station.addLine({ name: 'bench', folder: cam, modelId: model.id });
+  const dropped = new Map<string, number>();
+  const latency: number[] = [];
+  const committed: number[] = [];
+  station.onEvent((e) => {
+    if (e.type !== 'inspection') return;
+    const t = dropped.get(e.inspection.filePath);
+    if (t !== undefined) {
+      latency.push(performance.now() - t);
+      committed.push(performance.now());
+    }
+  });
+  // Wait for the line to be watching with its model loaded.
+  for (;;) {
+    const s = (await station.listLines({})).find((l) => l.id === line.id)!;
+    if (s.status === 'watching' && s.engine) break;
+    if (s.status === 'error') throw new Error(s.statusText);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const images = await Promise.all(Array.from({ length: 20 }, (_, i) => part(900 + i, i % 5 === 0)));
+  const drop = (name: string, i: number) => {
+    const tmp = join(staging, name);
+    writeFileSync(tmp, images[i % images.length]);
+    const file = join(cam, name);
+    dropped.set(file, performance.now());
+    renameSync(tmp, file);
+  };
+
+  // Steady rate.
+  console.error(`steady: ${steadyN} images at ${rate}/s...`);
+  const t0 = performance.now();
+  for (let i = 0; i < steadyN; i++) {
+    drop(`steady-${i}.png`, i);
+    await new Promise((r) => setTimeout(r, 1000 / rate));
+  }
+  while (latency.length < steadyN) await new Promise((r) => setTimeout(r, 50));
+  const steadySeconds = (performance.now() - t0) / 1000;
+  const steadyLat = latency.splice(0);
+  committed.splice(0);
+
+  // Burst.
+  console.error(`burst: ${burstN} images at once...`);
+  for (const k of Object.keys(station.stageTimes) as (keyof typeof station.stageTimes)[])
+    station.stageTimes[k] = 0;
+  let peakRss = process.memoryUsage().rss;
+  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+  // Stage the whole burst first, then move it in as fast as rename allows.
+  for (let i = 0; i < burstN; i++) writeFileSync(join(staging, `burst-${i}.png`), images[i % images.length]);
+  const b0 = performance.now();
+  for (let i = 0; i < burstN; i++) {
+    const file = join(cam, `burst-${i}.png`);
+    dropped.set(file, performance.now());
+    renameSync(join(staging, `burst-${i}.png`), file);
+  }
+  while (latency.length < burstN) await new Promise((r) => setTimeout(r, 50));
+  const burstSeconds = (performance.now() - b0) / 1000;
+  clearInterval(rssTimer);
+  const stages = { ...station.stageTimes };
+  const errors = station.db.countInspections({ verdict: 'error' });
+  await station.close();
+
+  const burstRate = burstN / burstSeconds;
+  const stageTotal = Object.values(stages).reduce((a, b) => a + b, 0);
+  const result = {
+    machine: describeMachine(),
+    backend: 'wasm (tfjs) for loading; scoring engine below',
+    engine: choice.engine.description,
+    engineReason: choice.reason,
+    model: `ganomaly ${size}x${size}x${channels}, camera images 256x256x${channels} PNG`,
+    bareModelImagesPerSecond: bareRate,
+    bareModelSpread: [Math.min(...bare), Math.max(...bare)],
+    steady: {
+      images: steadyN,
+      rate,
+      seconds: steadySeconds,
+      p50Ms: median(steadyLat),
+      p95Ms: pct(steadyLat, 0.95),
+      maxMs: Math.max(...steadyLat),
+    },
+    burst: {
+      images: burstN,
+      seconds: burstSeconds,
+      imagesPerSecond: burstRate,
+      p50Ms: median(latency),
+      p95Ms: pct(latency, 0.95),
+      peakRssMB: peakRss / 2 ** 20,
+      errors,
+      overheadVsBareModel: 1 - burstRate / bareRate,
+      stageShare: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, v / stageTotal])),
+    },
+  };
+  mkdirSync(values.out, { recursive: true });
+  writeFileSync(join(values.out, 'station.json'), JSON.stringify(result, null, 2));
+  const md = `# Station benchmark
+
+${result.machine}; engine: ${result.engine} (${result.engineReason}); ${result.model}.
+Command: \`npm run bench:station -- --size ${size} --channels ${channels} --rate ${rate} --steady ${steadyN} --burst ${burstN} --engine ${engine}\`
+
+| measure | value |
+|---|---|
+| bare model scoring (batch 1, maps + reconstruction), median of 5 (min-max) | ${bareRate.toFixed(1)} img/s (${result.bareModelSpread.map((v) => v.toFixed(1)).join('-')}) |
+| steady ${rate}/s, ${steadyN} images: latency p50 / p95 / max (file renamed in -> row committed) | ${result.steady.p50Ms.toFixed(0)} / ${result.steady.p95Ms.toFixed(0)} / ${result.steady.maxMs.toFixed(0)} ms |
+| burst of ${burstN}: end-to-end throughput | ${burstRate.toFixed(1)} img/s |
+| burst: throughput lost to the pipeline vs the bare model | ${(result.burst.overheadVsBareModel * 100).toFixed(1)}% |
+| burst: latency p50 / p95 (queueing included) | ${(result.burst.p50Ms / 1000).toFixed(1)} / ${(result.burst.p95Ms / 1000).toFixed(1)} s |
+| burst: peak RSS (station process) | ${result.burst.peakRssMB.toFixed(0)} MB |
+| burst: share of stage time read / decode / score / write PNGs | ${['read', 'decode', 'score', 'write'].map((k) => `${((result.burst.stageShare[k] ?? 0) * 100).toFixed(0)}%`).join(' / ')} |
+
+The steady latency includes the watcher's write-settle window (100 ms here: a file must stop growing before it
+is read). Stage shares are summed over concurrent inspections (they overlap), so they say where the time goes,
+not wall-clock.
+`;
+  writeFileSync(join(values.out, 'station.md'), md);
+  console.log(md);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,59 @@
+// Which engine scores a model: ONNX Runtime when the model can be exported (GANomaly, EGBAD) and its
+// ONNX graph reproduces tfjs's outputs on a probe batch within PARITY_TOLERANCE (checked every time a
+// model is loaded, on this machine's ONNX Runtime); tfjs otherwise. A setting can force either.
+// AnoGAN stays on tfjs: its per-image latent search needs gradients.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Rng, TfjsEngine, type ImageBatch, type ScoringEngine } from '../../ml';
+import { checkParity, exportOnnx, OnnxEngine, PARITY_TOLERANCE } from '../../ml/onnx';
+import type { LoadedModel } from '../io/model-store';
+
+export type EnginePreference = 'auto' | 'tfjs' | 'onnxruntime';
+
+export interface EngineChoice {
+  engine: ScoringEngine;
+  /** Why this engine, for logs and the UI. */
+  reason: string;
+}
+
+/** A fixed pseudo-random batch in [-1, 1] at the network input (two images: batch > 1 is exercised). */
+export function probeBatch(size: number, channels: number, seed = 20261123): ImageBatch {
+  const rng = new Rng(seed);
+  const data = new Float32Array(2 * size * size * channels);
+  for (let i = 0; i < data.length; i++) data[i] = rng.next() * 2 - 1;
+  return { data, n: 2, height: size, width: size, channels };
+}
+
+export async function chooseEngine(
+  modelDir: string,
+  model: LoadedModel,
+  pref: EnginePreference,
+  threads: number,
+): Promise<EngineChoice> {
+  const tfjs = new TfjsEngine(model.detector);
+  if (pref === 'tfjs') return { engine: tfjs, reason: 'tfjs forced by the engine setting' };
+  if (model.meta.method === 'anogan') {
+    if (pref === 'onnxruntime')
+      throw new Error('AnoGAN cannot run on ONNX Runtime: its latent search needs gradients');
+    return { engine: tfjs, reason: "AnoGAN's per-image latent search needs gradients: tfjs" };
+  }
+  let onnx: OnnxEngine | undefined;
+  try {
+    const file = join(modelDir, 'model.onnx');
+    const bytes = existsSync(file) ? await readFile(file) : exportOnnx(model.detector);
+    onnx = await OnnxEngine.create(bytes, { threads });
+    const { size, channels } = model.meta.input;
+    const parity = await checkParity(onnx, tfjs, probeBatch(size, channels));
+    const worst = Math.max(parity.score, parity.error, parity.map, parity.reconstruction);
+    if (!parity.ok)
+      throw new Error(`parity check failed: relative error ${worst.toExponential(1)} > ${PARITY_TOLERANCE}`);
+    // tfjs is no longer needed: free its weights.
+    await tfjs.dispose();
+    return { engine: onnx, reason: `parity with tfjs ${worst.toExponential(1)} <= ${PARITY_TOLERANCE}` };
+  } catch (e) {
+    await onnx?.dispose();
+    if (pref === 'onnxruntime') throw e;
+    return { engine: tfjs, reason: `ONNX Runtime not used (${(e as Error).message}): tfjs` };
+  }
+}

@@ -1,0 +1,257 @@
+// The data flow of one image: stat -> dedupe -> read + sha256 -> decode (sharp) -> score (worker) ->
+// overlay/heatmap/reconstruction/thumbnail PNGs -> one SQLite transaction. The row is the commit point: a
+// crash before it leaves the file unscored (the catch-up scores it), a crash after it leaves it scored;
+// artifacts are content-addressed, so redoing them is harmless. A bad image becomes an `error` row; a
+// storage failure (full disk) commits nothing and says so, so the file is retried instead of lost.
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import {
+  heatmapRgba,
+  normaliseScore,
+  overlayRgba,
+  verdict as judge,
+  type Calibration,
+  type ModelMeta,
+} from '../../ml';
+import { decodeImage, encodePng, ImageError, thumbnailPng, unitToBytes } from '../io/images';
+import type { ArtifactStore } from './artifacts';
+import type { ModelInfo, ModelScorer } from './scorer-pool';
+
+/** What the inspector needs to know about the line a file came from. */
+export interface LineContext {
+  lineId: number;
+  modelId: number;
+  modelVersion: string;
+  thresholdOverride: number | null;
+  scorer: ModelScorer;
+  model: ModelInfo;
+}
+
+/** One inspections row as the inspector produces it (the database adds the id). */
+export interface InspectionRecord {
+  lineId: number;
+  modelId: number;
+  modelVersion: string;
+  filePath: string;
+  fileSize: number;
+  fileMtimeMs: number;
+  sha256: string;
+  receivedAt: string;
+  scoredAt: string;
+  decodeMs: number | null;
+  scoreMs: number | null;
+  rawScore: number | null;
+  normalizedScore: number | null;
+  threshold: number | null;
+  verdict: 'pass' | 'flag' | 'error';
+  errorText: string | null;
+  engine: string | null;
+  images: {
+    original: string;
+    overlay: string;
+    heatmap: string;
+    reconstruction: string | null;
+    thumbnail: string;
+  } | null;
+}
+
+/** Times of each stage (ms), for the benchmark's "which stage bounds throughput". */
+export interface StageTimes {
+  read: number;
+  decode: number;
+  score: number;
+  write: number;
+}
+
+/** Disk full / read-only / quota on the data dir: nothing is committed and the file is retried later. */
+export class StorageError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageError';
+  }
+}
+
+const STORAGE_CODES = new Set(['ENOSPC', 'EROFS', 'EDQUOT', 'EIO']);
+export function isStorageFailure(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code ?? '';
+  return STORAGE_CODES.has(code) || /SQLITE_FULL|database or disk is full|disk I\/O error/i.test(String(e));
+}
+
+export interface ReadResult {
+  size: number;
+  mtimeMs: number;
+  bytes?: Uint8Array;
+  sha256: string;
+  error?: string;
+}
+
+function readReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'file deleted before it could be read';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied: the station cannot read this file';
+  if (code === 'ELOOP') return 'symbolic link loop: the link never reaches a file';
+  if (code === 'EISDIR') return 'a folder, not a file';
+  return `cannot read file: ${(e as Error).message}`;
+}
+
+const EMPTY_SHA = createHash('sha256').digest('hex');
+
+/** Stat and read a file once (hash and decode share the bytes). Read failures are described, not thrown. */
+export async function readCameraFile(file: string): Promise<ReadResult> {
+  let st;
+  try {
+    st = await stat(file);
+  } catch (e) {
+    return { size: 0, mtimeMs: 0, sha256: EMPTY_SHA, error: readReason(e) };
+  }
+  if (!st.isFile())
+    return { size: st.size, mtimeMs: st.mtimeMs, sha256: EMPTY_SHA, error: 'not a regular file' };
+  try {
+    const bytes = await readFile(file);
+    return {
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      bytes,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+    };
+  } catch (e) {
+    return { size: st.size, mtimeMs: st.mtimeMs, sha256: EMPTY_SHA, error: readReason(e) };
+  }
+}
+
+function thresholdOf(meta: ModelMeta, override: number | null): number | null {
+  return override ?? meta.calibration?.threshold ?? null;
+}
+
+/**
+ * Score one file that was already read. Returns the row to commit; image problems give an `error` row,
+ * storage problems throw StorageError.
+ */
+export async function inspect(
+  ctx: LineContext,
+  file: string,
+  read: ReadResult,
+  receivedAt: Date,
+  store: ArtifactStore,
+  times?: StageTimes,
+): Promise<InspectionRecord> {
+  const base = {
+    lineId: ctx.lineId,
+    modelId: ctx.modelId,
+    modelVersion: ctx.modelVersion,
+    filePath: file,
+    fileSize: read.size,
+    fileMtimeMs: read.mtimeMs,
+    sha256: read.sha256,
+    receivedAt: receivedAt.toISOString(),
+    engine: ctx.model.engine,
+  };
+  const errorRow = (text: string, decodeMs: number | null = null): InspectionRecord => ({
+    ...base,
+    scoredAt: new Date().toISOString(),
+    decodeMs,
+    scoreMs: null,
+    rawScore: null,
+    normalizedScore: null,
+    threshold: thresholdOf(ctx.model.meta, ctx.thresholdOverride),
+    verdict: 'error',
+    errorText: text,
+    images: null,
+  });
+  if (read.error || !read.bytes) return errorRow(read.error ?? 'no data');
+
+  const t0 = performance.now();
+  let sample;
+  try {
+    sample = await decodeImage(read.bytes, file, ctx.model.load);
+  } catch (e) {
+    return errorRow(e instanceof ImageError ? e.message : String(e), performance.now() - t0);
+  }
+  const decodeMs = performance.now() - t0;
+  if (times) times.decode += decodeMs;
+
+  const t1 = performance.now();
+  let scored;
+  try {
+    scored = await ctx.scorer.score(sample);
+  } catch (e) {
+    return errorRow(`scoring failed: ${(e as Error).message}`, decodeMs);
+  }
+  const scoreMs = performance.now() - t1;
+  if (times) times.score += scoreMs;
+
+  const meta = ctx.model.meta;
+  const cal: Calibration | undefined = meta.calibration;
+  const threshold = thresholdOf(meta, ctx.thresholdOverride);
+  const raw = scored.score;
+  const verdict: 'pass' | 'flag' | 'error' = !Number.isFinite(raw)
+    ? 'error'
+    : cal
+      ? judge(raw, cal, ctx.thresholdOverride ?? undefined)
+      : threshold !== null && raw > threshold
+        ? 'flag'
+        : 'pass';
+
+  const t2 = performance.now();
+  let images: InspectionRecord['images'];
+  try {
+    images = await writeImages(store, sample, scored, meta);
+  } catch (e) {
+    if (isStorageFailure(e))
+      throw new StorageError(`cannot write to the data dir: ${(e as Error).message}`, { cause: e });
+    throw e;
+  }
+  if (times) times.write += performance.now() - t2;
+
+  return {
+    ...base,
+    scoredAt: new Date().toISOString(),
+    decodeMs,
+    scoreMs: scored.ms,
+    rawScore: Number.isFinite(raw) ? raw : null,
+    normalizedScore: cal && Number.isFinite(raw) ? normaliseScore(raw, cal) : null,
+    threshold,
+    verdict,
+    errorText: verdict === 'error' ? `the model returned a non-finite score (${raw})` : null,
+    images,
+  };
+}
+
+/** The PNGs an operator sees, at the resolution the model judged (the map's). */
+async function writeImages(
+  store: ArtifactStore,
+  sample: { data: Uint8Array; width: number; height: number; channels: 1 | 3 },
+  scored: { map: Float32Array; width: number; height: number; reconstruction?: Float32Array },
+  meta: ModelMeta,
+): Promise<NonNullable<InspectionRecord['images']>> {
+  const { width, height, channels } = sample;
+  // Patch mode maps are at the working resolution = the decoded image; resize mode maps are network-sized.
+  const sameSize = scored.width === width && scored.height === height;
+  const base = sameSize ? sample.data : undefined;
+  const vmax = meta.heatmap?.vmax ?? Math.max(1e-6, ...scored.map);
+  const scale = { vmin: meta.heatmap?.vmin ?? 0, vmax };
+  const heat = heatmapRgba(scored.map, scored.width, scored.height, scale);
+  const [original, heatmap, thumbnail] = await Promise.all([
+    encodePng(sample.data, width, height, channels),
+    encodePng(heat, scored.width, scored.height, 4),
+    thumbnailPng(sample.data, width, height, channels),
+  ]);
+  const overlay = base
+    ? await encodePng(
+        overlayRgba(base, scored.map, width, height, { ...scale, opacity: 0.5 }),
+        width,
+        height,
+        4,
+      )
+    : heatmap;
+  const recon = scored.reconstruction
+    ? await encodePng(unitToBytes(scored.reconstruction), scored.width, scored.height, channels)
+    : null;
+  return {
+    original: await store.put(original),
+    overlay: await store.put(overlay),
+    heatmap: await store.put(heatmap),
+    reconstruction: recon ? await store.put(recon) : null,
+    thumbnail: await store.put(thumbnail),
+  };
+}

@@ -1,0 +1,624 @@
+// The station core: lines (watched folder + model), the inspection queue, scoring workers, training jobs, the
+// database, and the StationApi every shell drives. Plain Node: no Electron import, so the CLI, the HTTP
+// server and the tests run exactly this code.
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { basename, join, resolve, sep } from 'node:path';
+import {
+  PRODUCT_NAME,
+  StationError,
+  type AuditResult,
+  type Decision,
+  type Inspection,
+  type LineSummary,
+  type ModelSummary,
+  type Operator,
+  type Requests,
+  type Responses,
+  type StationApi,
+  type StationEvent,
+  type StationShell,
+  type TrainingJob,
+} from '../../common/api';
+import { readModelMeta } from '../io/model-store';
+import { ArtifactStore } from './artifacts';
+import {
+  DuplicateInspectionError,
+  openDatabase,
+  type DecisionRow,
+  type InspectionRow,
+  type LineRow,
+  type ModelRow,
+  type StationDatabase,
+} from './database';
+import type { EnginePreference } from './engine-choice';
+import {
+  inspect,
+  isStorageFailure,
+  readCameraFile,
+  StorageError,
+  type InspectionRecord,
+  type LineContext,
+  type StageTimes,
+} from './inspector';
+import { LineWatcher, type WatchStatus } from './line-watcher';
+import { ScorerPool } from './scorer-pool';
+import { TrainingJobs } from './training-jobs';
+
+export interface StationOptions {
+  dataDir: string;
+  shell?: StationShell | 'cli';
+  engine?: EnginePreference;
+  /** ONNX Runtime threads per scoring worker. Default 1. */
+  threads?: number;
+  /** tfjs backend for workers (default: the best available). */
+  backend?: string;
+  /** Inspections in flight at once (decoded images held in memory): bounds memory in a burst. Default 16. */
+  concurrency?: number;
+  /** awaitWriteFinish window for camera files (ms). Default 400. */
+  settleMs?: number;
+  /** Retry delay after a storage failure (ms). Default 5000. */
+  retryMs?: number;
+  version?: string;
+}
+
+interface Queued {
+  lineId: number;
+  file: string;
+  receivedAt: Date;
+}
+
+interface LineRuntime {
+  row: LineRow;
+  watcher?: LineWatcher;
+  status: WatchStatus | 'paused' | 'removed';
+  statusText: string;
+  context?: Promise<LineContext>;
+  engine: string | null;
+  backlog: number;
+}
+
+export class Station implements StationApi {
+  readonly dataDir: string;
+  readonly db: StationDatabase;
+  readonly artifacts: ArtifactStore;
+  readonly modelsDir: string;
+  private readonly pool: ScorerPool;
+  private readonly jobs: TrainingJobs;
+  private readonly events = new EventEmitter();
+  private readonly lines = new Map<number, LineRuntime>();
+  private readonly queue: Queued[] = [];
+  /** lineId + path of every file queued or in flight: a burst of watcher events queues a file once. */
+  private readonly pending = new Set<string>();
+  private active = 0;
+  private operator: Operator | null = null;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+  /** Cumulative stage times, for the station benchmark. */
+  readonly stageTimes: StageTimes = { read: 0, decode: 0, score: 0, write: 0 };
+
+  private constructor(private readonly o: StationOptions) {
+    this.dataDir = resolve(o.dataDir);
+    mkdirSync(this.dataDir, { recursive: true });
+    this.modelsDir = join(this.dataDir, 'models');
+    mkdirSync(this.modelsDir, { recursive: true });
+    this.db = openDatabase(join(this.dataDir, 'station.db'));
+    this.artifacts = new ArtifactStore(join(this.dataDir, 'images'));
+    this.pool = new ScorerPool({
+      engine: o.engine ?? 'auto',
+      threads: o.threads ?? 1,
+      maxBatch: 16,
+      backend: o.backend,
+    });
+    this.events.setMaxListeners(100);
+    this.jobs = new TrainingJobs({
+      db: this.db,
+      modelsDir: this.modelsDir,
+      backend: o.backend,
+      onUpdate: (job) => this.emit({ type: 'training-progress', job }),
+      onModel: (folder) => this.registerModelFolder(folder),
+    });
+  }
+
+  /** Open (or create) the station in `dataDir`, start every active line, and catch up. */
+  static async open(o: StationOptions): Promise<Station> {
+    const s = new Station(o);
+    s.jobs.markInterrupted();
+    for (const row of s.db.listLines()) s.startLine(row);
+    return s;
+  }
+
+  // ---------- events ----------
+
+  onEvent(listener: (e: StationEvent) => void): () => void {
+    this.events.on('event', listener);
+    return () => this.events.off('event', listener);
+  }
+
+  private emit(e: StationEvent): void {
+    this.events.emit('event', e);
+  }
+
+  // ---------- lines ----------
+
+  private lineKey(lineId: number, file: string): string {
+    return `${lineId}\0${file}`;
+  }
+
+  private startLine(row: LineRow): void {
+    const rt: LineRuntime = {
+      row,
+      status: row.state === 'paused' ? 'paused' : 'starting',
+      statusText: row.state === 'paused' ? 'paused' : 'starting',
+      engine: null,
+      backlog: 0,
+    };
+    this.lines.set(row.id, rt);
+    if (row.state === 'paused') return;
+    rt.context = this.lineContext(row).then(
+      (ctx) => {
+        rt.engine = ctx.model.engine;
+        return ctx;
+      },
+      (e: Error) => {
+        this.setLineStatus(rt, 'error', `model cannot be loaded: ${e.message}`);
+        throw e;
+      },
+    );
+    rt.context.catch(() => undefined);
+    rt.watcher = new LineWatcher({
+      folder: row.folder,
+      recursive: row.recursive,
+      exclude: [this.dataDir],
+      settleMs: this.o.settleMs,
+      onFile: (file) => this.enqueue(row.id, file),
+      onStatus: (status, text) => {
+        // A model that failed to load keeps the line in error, whatever the folder does.
+        if (rt.status === 'error' && status === 'watching' && rt.statusText.startsWith('model')) return;
+        this.setLineStatus(rt, status, text);
+      },
+    });
+    rt.watcher.start();
+  }
+
+  private async lineContext(row: LineRow): Promise<LineContext> {
+    const model = row.modelId === null ? undefined : this.db.getModel(row.modelId);
+    if (!model) throw new Error(`line ${row.name} has no registered model`);
+    const scorer = this.pool.get(model.folder);
+    const info = await scorer.ready;
+    return {
+      lineId: row.id,
+      modelId: model.id,
+      modelVersion: model.version,
+      thresholdOverride: row.thresholdOverride,
+      scorer,
+      model: info,
+    };
+  }
+
+  private async stopLine(id: number): Promise<void> {
+    const rt = this.lines.get(id);
+    if (!rt) return;
+    this.lines.delete(id);
+    await rt.watcher?.close();
+  }
+
+  private async restartLine(id: number): Promise<LineSummary> {
+    await this.stopLine(id);
+    const row = this.db.getLine(id);
+    if (!row) throw new StationError(`line ${id} not found`, 'not-found');
+    this.startLine(row);
+    return this.lineSummary(id);
+  }
+
+  private setLineStatus(rt: LineRuntime, status: LineRuntime['status'], text: string): void {
+    rt.status = status;
+    rt.statusText = text;
+    if (status === 'error')
+      this.emit({ type: 'error', message: `${rt.row.name}: ${text}`, lineId: rt.row.id });
+    this.emit({ type: 'line-status', line: this.lineSummary(rt.row.id) });
+  }
+
+  private lineSummary(id: number): LineSummary {
+    const row = this.db.getLine(id);
+    if (!row) throw new StationError(`line ${id} not found`, 'not-found');
+    const rt = this.lines.get(id);
+    const model = row.modelId === null ? undefined : this.db.getModel(row.modelId);
+    const today = new Date();
+    today.setHours(0, 0, 0, 0);
+    const { pass, flag, error } = this.db.lineStats(id, today);
+    return {
+      id: row.id,
+      name: row.name,
+      folder: row.folder,
+      modelId: row.modelId,
+      modelName: model?.name ?? '(no model)',
+      thresholdOverride: row.thresholdOverride,
+      recursive: row.recursive,
+      state: row.state,
+      status: row.removedAt ? 'removed' : (rt?.status ?? (row.state === 'paused' ? 'paused' : 'starting')),
+      statusText: row.removedAt ? 'removed' : (rt?.statusText ?? ''),
+      backlog: rt?.backlog ?? 0,
+      engine: rt?.engine ?? null,
+      counts: { pass, flag, error },
+    };
+  }
+
+  /** A line's folder must exist and must not be (inside) the station's data dir or contain it. */
+  private checkFolder(folder: string): string {
+    const abs = resolve(folder);
+    let isDir: boolean;
+    try {
+      isDir = statSync(abs).isDirectory();
+    } catch {
+      isDir = false;
+    }
+    if (!isDir) throw new StationError(`folder not found: ${abs}`, 'invalid');
+    const d = this.dataDir;
+    if (abs === d || abs.startsWith(d + sep) || d.startsWith(abs + sep))
+      throw new StationError(`a line cannot watch the station's data dir (${d})`, 'refused');
+    return abs;
+  }
+
+  // ---------- the queue ----------
+
+  private enqueue(lineId: number, file: string): void {
+    if (this.closed) return;
+    const key = this.lineKey(lineId, file);
+    if (this.pending.has(key)) return;
+    this.pending.add(key);
+    this.queue.push({ lineId, file, receivedAt: new Date() });
+    const rt = this.lines.get(lineId);
+    if (rt) rt.backlog += 1;
+    this.pump();
+  }
+
+  private pump(): void {
+    const limit = this.o.concurrency ?? 16;
+    while (this.active < limit && this.queue.length) {
+      const job = this.queue.shift()!;
+      this.active += 1;
+      void this.process(job).finally(() => {
+        this.active -= 1;
+        this.pending.delete(this.lineKey(job.lineId, job.file));
+        const rt = this.lines.get(job.lineId);
+        if (rt) rt.backlog = Math.max(0, rt.backlog - 1);
+        if (!this.active && !this.queue.length) this.idleWaiters.splice(0).forEach((w) => w());
+        this.pump();
+      });
+    }
+  }
+
+  /** Resolves when nothing is queued or in flight (tests and benchmarks). */
+  idle(): Promise<void> {
+    if (!this.active && !this.queue.length) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private async process(job: Queued): Promise<void> {
+    const rt = this.lines.get(job.lineId);
+    if (!rt || rt.status === 'paused' || this.closed) return;
+    let ctx: LineContext;
+    try {
+      ctx = await rt.context!;
+    } catch {
+      return; // the line is in error (model); the file stays unscored and is caught up after a fix
+    }
+    const t0 = performance.now();
+    const read = await readCameraFile(job.file);
+    this.stageTimes.read += performance.now() - t0;
+    // The same file (path, size, mtime) is never scored twice; a changed file is.
+    if (this.db.findInspectionByFile(job.lineId, job.file, read.size, read.mtimeMs)) return;
+    let record: InspectionRecord;
+    try {
+      record = await inspect(ctx, job.file, read, job.receivedAt, this.artifacts, this.stageTimes);
+    } catch (e) {
+      this.storageFailure(rt, job, e);
+      return;
+    }
+    if (this.closed) return;
+    let row: InspectionRow | undefined;
+    try {
+      const { images, ...fields } = record;
+      const id = this.db.insertInspection({
+        ...fields,
+        originalKey: images?.original ?? null,
+        overlayKey: images?.overlay ?? null,
+        heatmapKey: images?.heatmap ?? null,
+        reconstructionKey: images?.reconstruction ?? null,
+        thumbnailKey: images?.thumbnail ?? null,
+      });
+      row = this.db.getInspection(id);
+    } catch (e) {
+      // Scored meanwhile by an overlapping event: the unique key kept exactly one row.
+      if (e instanceof DuplicateInspectionError) return;
+      this.storageFailure(rt, job, e);
+      return;
+    }
+    if (!row) return;
+    if (rt.status === 'error' && rt.statusText.startsWith('data dir'))
+      this.setLineStatus(rt, 'watching', 'watching');
+    this.emit({ type: 'inspection', inspection: toInspection(row) });
+  }
+
+  private storageFailure(rt: LineRuntime, job: Queued, e: unknown): void {
+    const storage = e instanceof StorageError || isStorageFailure(e);
+    const message = `data dir: ${storage ? 'cannot store results' : 'unexpected failure'} (${(e as Error).message}); ${basename(job.file)} will be retried`;
+    this.setLineStatus(rt, 'error', message);
+    const t = setTimeout(() => this.enqueue(job.lineId, job.file), this.o.retryMs ?? 5000);
+    t.unref();
+  }
+
+  // ---------- models ----------
+
+  private async registerModelFolder(folder: string): Promise<ModelSummary> {
+    const abs = resolve(folder);
+    let meta;
+    try {
+      meta = await readModelMeta(abs);
+    } catch (e) {
+      throw new StationError((e as Error).message, 'invalid');
+    }
+    const row = this.db.registerModel({ folder: abs, meta });
+    return toModelSummary(row);
+  }
+
+  // ---------- StationApi ----------
+
+  async getInfo(): Promise<Responses['getInfo']> {
+    return {
+      product: PRODUCT_NAME,
+      version: this.o.version ?? '0.0.0',
+      shell: this.o.shell ?? 'cli',
+      backend: this.o.backend ?? 'auto',
+      dataDir: this.dataDir,
+      operator: this.operator,
+    };
+  }
+
+  async signIn(req: Requests['signIn']): Promise<Operator> {
+    const op = this.db.upsertOperator(req.name, req.badge ?? null);
+    this.operator = { id: op.id, name: op.name, badge: op.badge };
+    return this.operator;
+  }
+
+  async listModels(): Promise<ModelSummary[]> {
+    return this.db.listModels().map(toModelSummary);
+  }
+
+  registerModel(req: Requests['registerModel']): Promise<ModelSummary> {
+    return this.registerModelFolder(req.folder);
+  }
+
+  async listLines(req: Requests['listLines'] = {}): Promise<LineSummary[]> {
+    return this.db.listLines({ includeRemoved: req.includeRemoved }).map((l) => this.lineSummary(l.id));
+  }
+
+  async addLine(req: Requests['addLine']): Promise<LineSummary> {
+    if (!this.db.getModel(req.modelId)) throw new StationError(`model ${req.modelId} not found`, 'not-found');
+    const folder = this.checkFolder(req.folder);
+    const row = this.db.addLine({
+      name: req.name,
+      folder,
+      modelId: req.modelId,
+      thresholdOverride: req.thresholdOverride ?? null,
+      recursive: req.recursive ?? false,
+    });
+    this.startLine(row);
+    return this.lineSummary(row.id);
+  }
+
+  async updateLine(req: Requests['updateLine']): Promise<LineSummary> {
+    const cur = this.db.getLine(req.id);
+    if (!cur || cur.removedAt) throw new StationError(`line ${req.id} not found`, 'not-found');
+    if (req.modelId !== undefined && !this.db.getModel(req.modelId))
+      throw new StationError(`model ${req.modelId} not found`, 'not-found');
+    this.db.updateLine(req.id, {
+      name: req.name,
+      folder: req.folder !== undefined ? this.checkFolder(req.folder) : undefined,
+      modelId: req.modelId,
+      thresholdOverride: req.thresholdOverride,
+      recursive: req.recursive,
+    });
+    return this.restartLine(req.id);
+  }
+
+  async setLineState(req: Requests['setLineState']): Promise<LineSummary> {
+    const cur = this.db.getLine(req.id);
+    if (!cur || cur.removedAt) throw new StationError(`line ${req.id} not found`, 'not-found');
+    this.db.setLineState(req.id, req.state);
+    const s = await this.restartLine(req.id);
+    this.emit({ type: 'line-status', line: s });
+    return s;
+  }
+
+  async removeLine(req: Requests['removeLine']): Promise<{ removed: number }> {
+    const cur = this.db.getLine(req.id);
+    if (!cur || cur.removedAt) throw new StationError(`line ${req.id} not found`, 'not-found');
+    await this.stopLine(req.id);
+    this.db.removeLine(req.id);
+    this.emit({ type: 'line-status', line: this.lineSummary(req.id) });
+    return { removed: req.id };
+  }
+
+  async latestInspections(req: Requests['latestInspections']): Promise<Inspection[]> {
+    if (req.lineId !== undefined) return this.db.latestInspections(req.lineId, req.limit).map(toInspection);
+    return this.db.queryInspections({}, { limit: req.limit }).rows.map(toInspection);
+  }
+
+  async queryInspections(req: Requests['queryInspections']): Promise<Responses['queryInspections']> {
+    const filters = {
+      lineId: req.lineId,
+      from: req.from,
+      to: req.to,
+      verdict: req.verdict,
+      decision: req.review,
+      minScore: req.minScore,
+      maxScore: req.maxScore,
+    };
+    const page = this.db.queryInspections(filters, { cursor: req.cursor ?? null, limit: req.limit });
+    return {
+      rows: page.rows.map(toInspection),
+      nextCursor: page.nextCursor,
+      total: this.db.countInspections(filters),
+    };
+  }
+
+  async getInspection(req: Requests['getInspection']): Promise<Responses['getInspection']> {
+    const row = this.db.getInspection(req.id);
+    if (!row) throw new StationError(`inspection ${req.id} not found`, 'not-found');
+    return { ...toInspection(row), decisions: this.db.decisionsFor(req.id).map(toDecision) };
+  }
+
+  async reviewQueue(req: Requests['reviewQueue']): Promise<Inspection[]> {
+    return this.db.unreviewedFlags(req.limit, req.afterId).map(toInspection);
+  }
+
+  async decide(req: Requests['decide']): Promise<Decision> {
+    if (!this.operator)
+      throw new StationError('sign in first: every decision carries the operator', 'refused');
+    const insp = this.db.getInspection(req.inspectionId);
+    if (!insp) throw new StationError(`inspection ${req.inspectionId} not found`, 'not-found');
+    if (req.correctsDecisionId !== undefined) {
+      const prior = this.db.decisionsFor(req.inspectionId).find((d) => d.id === req.correctsDecisionId);
+      if (!prior)
+        throw new StationError(
+          `decision ${req.correctsDecisionId} does not belong to inspection ${req.inspectionId}`,
+          'invalid',
+        );
+    }
+    try {
+      const row = this.db.appendDecision({
+        inspectionId: req.inspectionId,
+        decision: req.decision,
+        operator: this.operator.name,
+        comment: req.comment ?? null,
+        correctsDecisionId: req.correctsDecisionId ?? null,
+      });
+      return toDecision(row);
+    } catch (e) {
+      throw new StationError((e as Error).message, 'refused');
+    }
+  }
+
+  async getImage(req: Requests['getImage']): Promise<Responses['getImage']> {
+    const row = this.db.getInspection(req.inspectionId);
+    if (!row) throw new StationError(`inspection ${req.inspectionId} not found`, 'not-found');
+    const key = artifactKey(row, req.kind);
+    if (!key) throw new StationError(`inspection ${req.inspectionId} has no ${req.kind} image`, 'not-found');
+    const data = await this.artifacts.read(key);
+    return { contentType: 'image/png', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  }
+
+  async startTraining(req: Requests['startTraining']): Promise<TrainingJob> {
+    if (!existsSync(req.data)) throw new StationError(`folder not found: ${req.data}`, 'invalid');
+    if (existsSync(join(this.modelsDir, req.name)))
+      throw new StationError(`a model named ${req.name} already exists`, 'refused');
+    return this.jobs.start(req);
+  }
+
+  async cancelTraining(req: Requests['cancelTraining']): Promise<TrainingJob> {
+    return this.jobs.cancel(req.jobId);
+  }
+
+  async resumeTraining(req: Requests['resumeTraining']): Promise<TrainingJob> {
+    return this.jobs.resume(req.jobId);
+  }
+
+  async listTrainingJobs(): Promise<TrainingJob[]> {
+    return this.jobs.list();
+  }
+
+  async verifyAudit(): Promise<AuditResult> {
+    return this.db.verifyAuditChain();
+  }
+
+  /** Stop watching, scoring and training; close the database. In-flight files stay unscored (caught up later). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.lines.keys()].map((id) => this.stopLine(id)));
+    await this.jobs.close();
+    await this.pool.close();
+    this.db.close();
+  }
+}
+
+// ---------- row -> API shapes ----------
+
+function artifactKey(row: InspectionRow, kind: string): string | null {
+  switch (kind) {
+    case 'original':
+      return row.originalKey;
+    case 'overlay':
+      return row.overlayKey;
+    case 'heatmap':
+      return row.heatmapKey;
+    case 'reconstruction':
+      return row.reconstructionKey;
+    case 'thumbnail':
+      return row.thumbnailKey;
+    default:
+      return null;
+  }
+}
+
+export function toInspection(r: InspectionRow): Inspection {
+  return {
+    id: r.id,
+    lineId: r.lineId,
+    modelId: r.modelId,
+    modelVersion: r.modelVersion ?? '',
+    filePath: r.filePath,
+    fileSize: r.fileSize,
+    fileMtime: new Date(r.fileMtimeMs).toISOString(),
+    sha256: r.sha256 ?? '',
+    receivedAt: r.receivedAt,
+    scoredAt: r.scoredAt,
+    decodeMs: r.decodeMs,
+    scoreMs: r.scoreMs,
+    rawScore: r.rawScore,
+    normalizedScore: r.normalizedScore,
+    threshold: r.threshold,
+    verdict: r.verdict,
+    errorText: r.errorText,
+    engine: r.engine,
+    hasImages: r.originalKey !== null,
+    decision: r.decision,
+  };
+}
+
+function toDecision(r: DecisionRow): Decision {
+  return {
+    id: r.id,
+    inspectionId: r.inspectionId,
+    decision: r.decision,
+    operator: r.operator,
+    comment: r.comment,
+    decidedAt: r.decidedAt,
+    modelVersion: r.modelVersion ?? '',
+    threshold: r.threshold,
+    correctsDecisionId: r.correctsDecisionId,
+    hash: r.hash,
+  };
+}
+
+function toModelSummary(r: ModelRow): ModelSummary {
+  const meta = r.meta;
+  return {
+    id: r.id,
+    name: r.name,
+    folder: r.folder,
+    method: r.method,
+    version: r.version,
+    size: meta.input.size,
+    channels: meta.input.channels,
+    mode: meta.input.mode,
+    threshold: r.threshold,
+    calibratedAt: meta.calibration ? meta.createdAt : null,
+    trainingDataHash: r.dataHash,
+    trainingImages: meta.training?.images ?? null,
+    metrics: meta.metrics ?? null,
+    registeredAt: r.registeredAt,
+  };
+}

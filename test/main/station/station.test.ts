@@ -1,0 +1,206 @@
+// The station core end to end on real folders, real chokidar, a real SQLite file and a real (tiny) model:
+// every new image scored once and logged, images served by id, catch-up after a restart, a changed file
+// rescored, lines paused and removed, decisions appended and chained, bad input turned into error rows.
+import { mkdirSync, symlinkSync, writeFileSync, renameSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Inspection, StationApi, StationEvent } from '../../../src/common/api';
+import { validated } from '../../../src/main/station/in-process';
+import { Station } from '../../../src/main/station/station';
+import { tempDir } from '../../helpers/fixtures';
+import { dropPart, trainTinyModel, waitFor } from '../../helpers/station-fixtures';
+
+const t = tempDir();
+let modelDir: string;
+
+beforeAll(async () => {
+  modelDir = await trainTinyModel(t.dir);
+}, 120_000);
+afterAll(() => t.cleanup());
+
+/** A station on its own data dir, with an event log. */
+async function openStation(name: string, extra: Partial<Parameters<typeof Station.open>[0]> = {}) {
+  const station = await Station.open({
+    dataDir: join(t.dir, name),
+    backend: 'wasm',
+    settleMs: 150,
+    ...extra,
+  });
+  const api: StationApi = validated(station);
+  const events: StationEvent[] = [];
+  station.onEvent((e) => events.push(e));
+  const inspections = () =>
+    events.filter((e) => e.type === 'inspection').map((e) => e.inspection as Inspection);
+  return { station, api, events, inspections };
+}
+
+describe('station core', () => {
+  it('scores each new camera image once, logs it, and serves its images by id', async () => {
+    const cam = join(t.dir, 'cam1');
+    mkdirSync(cam);
+    const { station, api, inspections } = await openStation('data1');
+    const model = await api.registerModel({ folder: modelDir });
+    const line = await api.addLine({ name: 'Line 1', folder: cam, modelId: model.id });
+    expect(line.status).toBe('starting');
+    for (let i = 0; i < 4; i++) await dropPart(cam, `good-${i}.png`, 5000 + i);
+    for (let i = 0; i < 4; i++) await dropPart(cam, `bad-${i}.png`, 9000 + i, true);
+    writeFileSync(join(cam, 'notes.txt'), 'not an image: ignored by extension');
+    await waitFor('8 inspections', () => inspections().length >= 8 && true);
+    await station.idle();
+
+    const rows = (await api.queryInspections({ limit: 100 })).rows;
+    expect(rows).toHaveLength(8);
+    expect(new Set(rows.map((r) => r.filePath)).size).toBe(8);
+    for (const r of rows) {
+      expect(r.verdict).not.toBe('error');
+      expect(r.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(r.threshold).toBeGreaterThan(0);
+      expect(r.normalizedScore).toBeGreaterThanOrEqual(0);
+      expect(r.engine).toBeTruthy();
+    }
+    // The model separates the blobs from good parts: every defect scores above every good part here.
+    const score = (p: string) => rows.filter((r) => r.filePath.includes(p)).map((r) => r.rawScore!);
+    expect(Math.min(...score('bad-'))).toBeGreaterThan(Math.max(...score('good-')));
+    expect(rows.filter((r) => r.filePath.includes('bad-')).every((r) => r.verdict === 'flag')).toBe(true);
+
+    // Images come by inspection id and kind: PNGs from the content-addressed store.
+    const img = await api.getImage({ inspectionId: rows[0].id, kind: 'overlay' });
+    expect(Buffer.from(img.data.subarray(0, 8)).toString('hex')).toBe('89504e470d0a1a0a');
+    await expect(api.getImage({ inspectionId: 999999, kind: 'overlay' })).rejects.toThrow(/not found/);
+    await expect(
+      api.getImage({ inspectionId: rows[0].id, kind: '../../etc/passwd' as 'overlay' }),
+    ).rejects.toThrow(/kind/);
+
+    // The camera's files are untouched.
+    expect(readFileSync(join(cam, 'notes.txt'), 'utf8')).toMatch(/^not an image/);
+    const lines = await api.listLines({});
+    expect(lines[0]).toMatchObject({ status: 'watching', counts: { pass: 4, flag: 4, error: 0 } });
+    await station.close();
+
+    // Restart: nothing is scored twice; a file that arrived while down is scored once (catch-up);
+    // a file rewritten with new content (new size/mtime) is scored again.
+    await dropPart(cam, 'while-down.png', 5100);
+    const again = await openStation('data1');
+    await waitFor('catch-up', () => again.inspections().length >= 1 && true);
+    await dropPart(cam, 'good-0.png', 9100, true);
+    await waitFor('rescore of the changed file', () => again.inspections().length >= 2 && true);
+    await new Promise((r) => setTimeout(r, 800)); // anything else would have arrived by now
+    await again.station.idle();
+    const files = again.inspections().map((i) => i.filePath.split('/').pop());
+    expect(files.sort()).toEqual(['good-0.png', 'while-down.png']);
+    expect((await again.api.queryInspections({ limit: 100 })).total).toBe(10);
+    expect(again.station.db.integrityCheck()).toBe('ok');
+    await again.station.close();
+  }, 90_000);
+
+  it('appends decisions by the signed-in operator, chained; corrections point at what they correct', async () => {
+    const cam = join(t.dir, 'cam2');
+    mkdirSync(cam);
+    const { station, api, inspections } = await openStation('data2');
+    const model = await api.registerModel({ folder: modelDir });
+    await api.addLine({ name: 'L2', folder: cam, modelId: model.id });
+    for (let i = 0; i < 3; i++) await dropPart(cam, `bad-${i}.png`, 9200 + i, true);
+    await waitFor('3 inspections', () => inspections().length >= 3 && true);
+    const queue = await api.reviewQueue({ limit: 10 });
+    expect(queue).toHaveLength(3);
+    await expect(api.decide({ inspectionId: queue[0].id, decision: 'defect' })).rejects.toThrow(/sign in/);
+    await api.signIn({ name: 'Ana Operator', badge: 'B-17' });
+    const d1 = await api.decide({ inspectionId: queue[0].id, decision: 'defect', comment: 'scratch' });
+    await api.decide({ inspectionId: queue[1].id, decision: 'false_alarm' });
+    // Undo = a new row that corrects the first one.
+    const d3 = await api.decide({
+      inspectionId: queue[0].id,
+      decision: 'false_alarm',
+      correctsDecisionId: d1.id,
+    });
+    expect(d3.correctsDecisionId).toBe(d1.id);
+    await expect(
+      api.decide({ inspectionId: queue[2].id, decision: 'defect', correctsDecisionId: d1.id }),
+    ).rejects.toThrow(/does not belong/);
+    expect(await api.reviewQueue({ limit: 10 })).toHaveLength(1);
+    const detail = await api.getInspection({ id: queue[0].id });
+    expect(detail.decisions.map((d) => d.decision)).toEqual(['defect', 'false_alarm']);
+    expect(detail.decision).toBe('false_alarm');
+    expect(detail.decisions[0]).toMatchObject({ operator: 'Ana Operator', comment: 'scratch' });
+    const audit = await api.verifyAudit({});
+    expect(audit).toMatchObject({ ok: true, count: 3, headHash: d3.hash });
+    // Payloads are validated at the boundary.
+    await expect(api.decide({ inspectionId: -1, decision: 'defect' })).rejects.toThrow(/inspectionId/);
+    await expect(api.decide({ inspectionId: 1, decision: 'maybe' as 'defect' })).rejects.toThrow(/decision/);
+    await station.close();
+  }, 60_000);
+
+  it('turns bad files into error rows and goes on', async () => {
+    const cam = join(t.dir, 'cam3');
+    mkdirSync(cam);
+    const { station, api, inspections } = await openStation('data3');
+    const model = await api.registerModel({ folder: modelDir });
+    await api.addLine({ name: 'L3', folder: cam, modelId: model.id });
+    const png = readFileSync(join(modelDir, '..', 'tiny-good', '000.png'));
+    writeFileSync(join(cam, 'zero.png'), '');
+    writeFileSync(join(cam, 'truncated.png'), png.subarray(0, Math.floor(png.length / 2)));
+    writeFileSync(join(cam, 'text.png'), 'hello, I am text');
+    // A symlink loop: two links pointing at each other.
+    symlinkSync(join(cam, 'loop-b.png'), join(cam, 'loop-a.png'));
+    symlinkSync(join(cam, 'loop-a.png'), join(cam, 'loop-b.png'));
+    await dropPart(cam, 'naïve part 01 (ü).png', 5300);
+    await waitFor('6 inspections', () => inspections().length >= 6 && true);
+    await station.idle();
+    const byName = new Map(inspections().map((i) => [i.filePath.split('/').pop()!, i]));
+    expect(byName.get('zero.png')).toMatchObject({
+      verdict: 'error',
+      errorText: expect.stringMatching(/empty/),
+    });
+    expect(byName.get('truncated.png')).toMatchObject({ verdict: 'error' });
+    expect(byName.get('text.png')).toMatchObject({
+      verdict: 'error',
+      errorText: expect.stringMatching(/not an image/),
+    });
+    expect(byName.get('loop-a.png')).toMatchObject({
+      verdict: 'error',
+      errorText: expect.stringMatching(/loop/),
+    });
+    expect(byName.get('naïve part 01 (ü).png')?.verdict).toBe('pass');
+    await station.close();
+  }, 60_000);
+
+  it('says when a watched folder disappears and picks up again when it is back', async () => {
+    const cam = join(t.dir, 'cam4');
+    mkdirSync(cam);
+    const { station, api, events, inspections } = await openStation('data4');
+    const model = await api.registerModel({ folder: modelDir });
+    const line = await api.addLine({ name: 'L4', folder: cam, modelId: model.id });
+    await waitFor('watching', () =>
+      events.some((e) => e.type === 'line-status' && e.line.id === line.id && e.line.status === 'watching'),
+    );
+    renameSync(cam, `${cam}-away`);
+    await waitFor('missing', () =>
+      events.some((e) => e.type === 'line-status' && e.line.status === 'missing'),
+    );
+    await dropPart(`${cam}-away`, 'arrived-while-away.png', 5400);
+    renameSync(`${cam}-away`, cam);
+    await waitFor('scored after the folder came back', () => inspections().length >= 1 && true);
+    expect((await api.listLines({}))[0].status).toBe('watching');
+    await station.close();
+  }, 60_000);
+
+  it('keeps a line with a corrupt model in error while other lines go on', async () => {
+    const cam = join(t.dir, 'cam5');
+    mkdirSync(cam);
+    const broken = join(t.dir, 'broken-model');
+    mkdirSync(join(broken, 'networks'), { recursive: true });
+    writeFileSync(join(broken, 'meta.json'), readFileSync(join(modelDir, 'meta.json')));
+    const { station, api, events } = await openStation('data5');
+    const bad = await api.registerModel({ folder: broken });
+    const line = await api.addLine({ name: 'broken', folder: cam, modelId: bad.id });
+    await waitFor('error status', () =>
+      events.some((e) => e.type === 'line-status' && e.line.id === line.id && e.line.status === 'error'),
+    );
+    expect((await api.listLines({}))[0].statusText).toMatch(/model cannot be loaded/);
+    await expect(api.registerModel({ folder: join(t.dir, 'nope') })).rejects.toThrow(/not found/);
+    await expect(api.addLine({ name: 'x', folder: join(t.dir, 'data5'), modelId: bad.id })).rejects.toThrow(
+      /data dir/,
+    );
+    await station.close();
+  }, 60_000);
+});

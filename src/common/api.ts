@@ -95,6 +95,8 @@ export const requestSchemas = {
       channels: z.union([z.literal(1), z.literal(3)]),
       epochs: z.number().int().min(1).max(10_000),
       batchSize: z.number().int().min(1).max(256).optional(),
+      /** Share of good images held out (half early stopping, half calibration). Default 0.2. */
+      holdout: z.number().min(0.05).max(0.6).optional(),
       patch: z
         .object({
           workingSize: z.number().int().min(0).max(8192),

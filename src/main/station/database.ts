@@ -1238,11 +1238,11 @@ export class StationDatabase {
     return this.getJob(id)!;
   }
 
-  /** queued (or interrupted, to resume from its checkpoint) -> running. */
+  /** queued (or interrupted / cancelled, to resume from its checkpoint) -> running. */
   startJob(id: number): TrainingJobRow {
     const r = this.run(
       `UPDATE training_jobs SET state = 'running', started_at = ?, finished_at = NULL, error = NULL
-       WHERE id = ? AND state IN ('queued', 'interrupted')`,
+       WHERE id = ? AND state IN ('queued', 'interrupted', 'cancelled')`,
       nowIso(),
       id,
     );

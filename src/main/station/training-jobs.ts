@@ -46,8 +46,11 @@ export class TrainingJobs {
 
   resume(id: number): TrainingJob {
     const row = this.job(id);
-    if (row.state !== 'interrupted' || this.running.has(id))
-      throw new StationError(`job ${id} is ${row.state}; only an interrupted job resumes`, 'refused');
+    if (!['interrupted', 'cancelled'].includes(row.state) || this.running.has(id))
+      throw new StationError(
+        `job ${id} is ${row.state}; only an interrupted or cancelled job resumes`,
+        'refused',
+      );
     this.launch(id, row.settings as Requests['startTraining'], row.outputFolder, true);
     return toJob(this.job(id));
   }
@@ -77,6 +80,7 @@ export class TrainingJobs {
         channels: s.channels,
         epochs: s.epochs,
         batchSize: s.batchSize,
+        holdout: s.holdout,
         patch: s.patch,
         defects: s.defects,
         resume,

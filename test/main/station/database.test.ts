@@ -709,7 +709,10 @@ describe('training jobs and operators', () => {
     });
     expect(() => db.finishJob(a.id, { state: 'failed', error: 'late' })).toThrow(/not open \(done\)/);
     expect(db.finishJob(c.id, { state: 'cancelled' }).state).toBe('cancelled');
-    expect(() => db.startJob(c.id)).toThrow(/cannot start/);
+    // A cancelled job keeps its checkpoint and can be resumed; a finished one cannot start again.
+    expect(db.startJob(c.id).state).toBe('running');
+    expect(db.finishJob(c.id, { state: 'cancelled' }).state).toBe('cancelled');
+    expect(() => db.startJob(a.id)).toThrow(/cannot start \(done\)/);
     expect(db.listJobs().map((j) => j.id)).toEqual([c.id, b.id, a.id]);
   });
 

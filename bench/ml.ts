@@ -47,6 +47,7 @@ import {
 
 const USAGE = `usage: npm run bench -- [options]
   --methods LIST        ganomaly,egbad,anogan (default: all three)
+  --metrics LIST        train and/or score (default: both)
   --sizes LIST          SIZExSIZExCHANNELS, e.g. 32x32x1,64x64x3,128x128x3 (default)
   --reps N              timed reps per row, after the warm-up (default 5)
   --warmup N            untimed warm-up reps per row (default 1)
@@ -66,6 +67,7 @@ const USAGE = `usage: npm run bench -- [options]
 
 interface Options {
   methods: Method[];
+  metrics: Metric[];
   sizes: { size: number; channels: 1 | 3 }[];
   reps: number;
   warmup: number;
@@ -98,6 +100,7 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: {
       methods: { type: 'string', default: METHODS.join(',') },
+      metrics: { type: 'string', default: 'train,score' },
       sizes: { type: 'string', default: '32x32x1,64x64x3,128x128x3' },
       reps: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
@@ -144,8 +147,13 @@ function parseOptions(argv: string[]): Options {
   ].sort((a, b) => a - b);
   if (threadsAsked.includes('all') && os.availableParallelism() === 1)
     console.error('bench: this machine has one core; "all" is the same as 1');
+  const metrics = list(values.metrics).map((m) => {
+    if (m !== 'train' && m !== 'score') fail(`--metrics takes train and/or score (got "${m}")`);
+    return m as Metric;
+  });
   return {
     methods,
+    metrics,
     sizes,
     reps: positiveInt('reps', values.reps),
     warmup:
@@ -260,9 +268,9 @@ function plan(o: Options): Omit<Row, Measured>[] {
   for (const method of o.methods) {
     for (const { size, channels } of o.sizes) {
       const base = { method, size, channels };
-      if (o.threads.includes(1))
+      if (o.threads.includes(1) && o.metrics.includes('train'))
         rows.push({ ...base, batch: o.trainBatch, threads: 1, metric: 'train', mode: 'train', inner: 1 });
-      for (const threads of o.threads) {
+      for (const threads of o.metrics.includes('score') ? o.threads : []) {
         for (const batch of o.scoreBatches) {
           if (method === 'anogan') {
             rows.push({

@@ -1,6 +1,7 @@
-// `npm start`: what the project can do today. The desktop station (Electron UI, watched camera folders)
-// arrives with later issues; until then this says which shell and ML backend it has and runs the CLI demo:
-// train (once) and evaluate a GANomaly on the bundled DeepPCB sample, and write heatmaps.
+// `npm start`: the live station. The desktop window (Electron + the Vue UI) arrives with the UI issue; until
+// then, and wherever the Electron binary is missing, this runs the station served over HTTP + WebSocket on
+// 127.0.0.1 (`station start`): the demo model (trained once on the bundled DeepPCB sample) judges a demo line
+// fed by a demo camera. It says which shell it runs; the station says which ML backend and scoring engine.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,16 +13,16 @@ let electron = 'not installed';
 if (existsSync(path.join(electronDir, 'path.txt'))) {
   const bin = path.join(electronDir, 'dist', readFileSync(path.join(electronDir, 'path.txt'), 'utf8').trim());
   electron = existsSync(bin)
-    ? `present (${bin}); the station window arrives with the UI issue`
+    ? `present (${bin}); the desktop window arrives with the UI issue`
     : 'package present, binary missing (download failed at install)';
 } else if (existsSync(electronDir)) {
   electron = 'package present, binary missing (its download is skipped or failed at install)';
 }
-console.log(`npm start: Electron ${electron}; running the CLI demo instead`);
+console.log(`npm start: Electron ${electron}; shell: browser/CLI (the station over HTTP + WebSocket)`);
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
 const r = spawnSync(
   tsx,
-  [path.join(root, 'src', 'main', 'cli', 'index.ts'), 'demo', ...process.argv.slice(2)],
+  [path.join(root, 'src', 'main', 'cli', 'index.ts'), 'start', ...process.argv.slice(2)],
   { stdio: 'inherit', cwd: root },
 );
 process.exit(r.status ?? 1);

@@ -14,7 +14,8 @@ import { mvtecTestSet } from '../io/datasets';
 
 export const DEMO_DATA = resolve('resources', 'demo', 'deeppcb');
 
-export async function runDemo(backend: BackendStatus, dataDir: string): Promise<void> {
+/** The demo model (trained once on the bundled sample, then reused): its folder. */
+export async function ensureDemoModel(backend: BackendStatus, dataDir: string): Promise<string> {
   const modelDir = join(dataDir, 'models', 'demo-ganomaly-pcb');
   const progress = new Progress();
   if (!existsSync(join(modelDir, 'meta.json'))) {
@@ -47,6 +48,12 @@ export async function runDemo(backend: BackendStatus, dataDir: string): Promise<
   } else {
     console.log(`using the demo model trained earlier: ${modelDir}`);
   }
+  return modelDir;
+}
+
+export async function runDemo(backend: BackendStatus, dataDir: string): Promise<void> {
+  const modelDir = await ensureDemoModel(backend, dataDir);
+  const progress = new Progress();
   const model = await loadModel(modelDir);
   try {
     const report = await evaluateModel(model, 'demo-ganomaly-pcb', DEMO_DATA, {

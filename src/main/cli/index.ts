@@ -25,6 +25,7 @@ import { formatEvalTable } from './format';
 import { DEMO_DATA, runDemo } from './demo';
 import { exportFashionMnist } from '../tasks/fashion-mnist';
 import { loadModel } from '../io/model-store';
+import { cmdStart } from './demo-station';
 import { cmdServe, cmdVerifyAudit, cmdWatch, STATION_USAGE } from './station-commands';
 
 const USAGE = `station <command> [options]
@@ -39,6 +40,8 @@ commands:
   eval     --data MVTEC_DIR --model MODEL [--json FILE] [--no-pixel] [--max-per-type N]
   score    --model MODEL IMAGE... [--heatmap OUT_DIR]
   dataset  fashion-mnist --class N --out DIR [--max-test N]
+  start    [--data-dir .station] [--port 5317] [--every 3] [--for SECONDS]   what npm start runs: the station
+           with the demo model judging a demo line fed by a demo camera, served on http://127.0.0.1:5317
   demo     [--data-dir DIR] train (once) and evaluate a GANomaly on the bundled DeepPCB sample, write heatmaps
 ${STATION_USAGE}
   export   --model MODEL --onnx FILE   write the model's ONNX graph (GANomaly, EGBAD) and check it against tfjs
@@ -271,6 +274,10 @@ export async function main(argv: string[]): Promise<number> {
         );
         await runDemo(backend, resolve(values['data-dir']));
         return 0;
+      }
+      case 'start': {
+        const backend = await header(backendArg(rest));
+        return await cmdStart(rest, backend);
       }
       case 'serve':
         await header(backendArg(rest));

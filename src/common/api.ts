@@ -167,8 +167,10 @@ export interface LineSummary {
   statusText: string;
   /** Files seen but not yet scored. */
   backlog: number;
-  /** Engine scoring this line's model, e.g. "onnxruntime 1.30.0 (cpu, 1 thread)". */
+  /** Engine scoring this line's model, e.g. "onnxruntime-node 1.30.0 (cpu, 1 thread)"; null while loading. */
   engine: string | null;
+  /** Why that engine, e.g. "parity with tfjs 1.1e-6 <= 0.0001" or "AnoGAN's ... needs gradients: tfjs". */
+  engineReason: string | null;
   counts: { pass: number; flag: number; error: number };
 }
 

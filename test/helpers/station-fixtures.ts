@@ -51,10 +51,14 @@ export async function dropPart(dir: string, name: string, seed: number, defect =
 }
 
 /** Wait until `check` returns a value (polling), or fail with `what` after `ms`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false, ms = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 30_000,
+): Promise<T> {
   const t0 = Date.now();
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v) return v;
     if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));

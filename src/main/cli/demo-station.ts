@@ -47,7 +47,7 @@ export async function cmdStart(argv: string[], backend: BackendStatus): Promise<
     if (e.type === 'inspection') console.log(formatInspection(e.inspection, line.name));
     else if (e.type === 'line-status')
       console.log(
-        `[${e.line.name}: ${e.line.status}] ${e.line.statusText}${e.line.engine ? ` (engine: ${e.line.engine})` : ''}`,
+        `[${e.line.name}: ${e.line.status}] ${e.line.statusText}${e.line.engine ? ` (engine: ${e.line.engine}; ${e.line.engineReason})` : ''}`,
       );
     else if (e.type === 'error') console.error(`error: ${e.message}`);
   });

@@ -120,7 +120,7 @@ export async function cmdWatch(argv: string[]): Promise<number> {
       console.log(formatInspection(e.inspection, names.get(e.inspection.lineId)!));
     else if (e.type === 'line-status' && e.line.id === line.id) {
       console.error(
-        `[${e.line.status}] ${e.line.statusText}${e.line.engine ? ` (engine: ${e.line.engine})` : ''}`,
+        `[${e.line.status}] ${e.line.statusText}${e.line.engine ? ` (engine: ${e.line.engine}; ${e.line.engineReason})` : ''}`,
       );
     } else if (e.type === 'error') console.error(`error: ${e.message}`);
   });

@@ -75,6 +75,7 @@ interface LineRuntime {
   statusText: string;
   context?: Promise<LineContext>;
   engine: string | null;
+  engineReason: string | null;
   backlog: number;
 }
 
@@ -151,6 +152,7 @@ export class Station implements StationApi {
       status: row.state === 'paused' ? 'paused' : 'starting',
       statusText: row.state === 'paused' ? 'paused' : 'starting',
       engine: null,
+      engineReason: null,
       backlog: 0,
     };
     this.lines.set(row.id, rt);
@@ -158,6 +160,8 @@ export class Station implements StationApi {
     rt.context = this.lineContext(row).then(
       (ctx) => {
         rt.engine = ctx.model.engine;
+        rt.engineReason = ctx.model.engineReason;
+        this.emit({ type: 'line-status', line: this.lineSummary(row.id) });
         return ctx;
       },
       (e: Error) => {
@@ -240,6 +244,7 @@ export class Station implements StationApi {
       statusText: row.removedAt ? 'removed' : (rt?.statusText ?? ''),
       backlog: rt?.backlog ?? 0,
       engine: rt?.engine ?? null,
+      engineReason: rt?.engineReason ?? null,
       counts: { pass, flag, error },
     };
   }

@@ -1,8 +1,9 @@
 // The station core end to end on real folders, real chokidar, a real SQLite file and a real (tiny) model:
 // every new image scored once and logged, images served by id, catch-up after a restart, a changed file
 // rescored, lines paused and removed, decisions appended and chained, bad input turned into error rows.
-import { mkdirSync, symlinkSync, writeFileSync, renameSync, readFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync, renameSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inspection, StationApi, StationEvent } from '../../../src/common/api';
 import { validated } from '../../../src/main/station/in-process';
@@ -161,6 +162,64 @@ describe('station core', () => {
       errorText: expect.stringMatching(/loop/),
     });
     expect(byName.get('naïve part 01 (ü).png')?.verdict).toBe('pass');
+    await station.close();
+  }, 60_000);
+
+  it('converts odd but valid images (RGB, 16-bit, CMYK, EXIF-rotated) and refuses a decompression bomb', async () => {
+    const cam = join(t.dir, 'cam-odd');
+    mkdirSync(cam);
+    const { station, api, inspections } = await openStation('data-odd');
+    const model = await api.registerModel({ folder: modelDir });
+    await api.addLine({ name: 'odd', folder: cam, modelId: model.id });
+    const gray = readFileSync(join(modelDir, '..', 'tiny-good', '001.png'));
+    const stage = join(t.dir, 'odd-stage');
+    mkdirSync(stage);
+    const put = async (name: string, bytes: Buffer) => {
+      writeFileSync(join(stage, name), bytes);
+      renameSync(join(stage, name), join(cam, name));
+    };
+    await put('rgb.png', await sharp(gray).toColourspace('srgb').png().toBuffer());
+    await put('deep.png', await sharp(gray).toColourspace('grey16').png().toBuffer());
+    await put('cmyk.jpg', await sharp(gray).toColourspace('cmyk').jpeg().toBuffer());
+    await put('rotated.jpg', await sharp(gray).rotate(90).jpeg().withMetadata({ orientation: 8 }).toBuffer());
+    // A valid PNG header claiming 60000 x 60000 pixels: refused from the header, never decoded.
+    const bomb = Buffer.from(gray.subarray(0, 64));
+    bomb.writeUInt32BE(60000, 16);
+    bomb.writeUInt32BE(60000, 20);
+    await put('bomb.png', bomb);
+    await waitFor('5 inspections', () => inspections().length >= 5 && true);
+    const byName = new Map(inspections().map((i) => [i.filePath.split('/').pop()!, i]));
+    for (const ok of ['rgb.png', 'deep.png', 'cmyk.jpg', 'rotated.jpg'])
+      expect(byName.get(ok), ok).toMatchObject({
+        verdict: expect.stringMatching(/pass|flag/),
+        errorText: null,
+      });
+    expect(byName.get('bomb.png')).toMatchObject({
+      verdict: 'error',
+      errorText: expect.stringMatching(/too large|cannot decode/),
+    });
+    await station.close();
+  }, 60_000);
+
+  it('records a file deleted between the watcher event and the read as an error, and goes on', async () => {
+    const cam = join(t.dir, 'cam-deleted');
+    mkdirSync(cam);
+    await dropPart(cam, 'stays.png', 5700);
+    await dropPart(cam, 'vanishes.png', 5701);
+    const { station, api, inspections } = await openStation('data-deleted');
+    const model = await api.registerModel({ folder: modelDir });
+    const line = await api.addLine({ name: 'deleted', folder: cam, modelId: model.id });
+    // Both files are queued by the initial scan while the scoring worker is still loading the model.
+    await waitFor('both queued', async () => (await api.listLines({}))[0].backlog === 2 || undefined);
+    expect((await api.listLines({})).find((l) => l.id === line.id)!.engine).toBeNull();
+    rmSync(join(cam, 'vanishes.png'));
+    await waitFor('2 inspections', () => inspections().length >= 2 && true);
+    const byName = new Map(inspections().map((i) => [i.filePath.split('/').pop()!, i]));
+    expect(byName.get('vanishes.png')).toMatchObject({
+      verdict: 'error',
+      errorText: 'file deleted before it could be read',
+    });
+    expect(byName.get('stays.png')?.verdict).toBe('pass');
     await station.close();
   }, 60_000);
 

@@ -119,7 +119,13 @@ export async function serveHttp(api: StationApi, o: HttpServerOptions = {}): Pro
       return;
     }
     if (req.method !== 'GET' || !staticDir) throw new StationError('not found', 'not-found');
-    const rel = normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, '');
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(url.pathname);
+    } catch {
+      throw new StationError('bad URL encoding', 'invalid');
+    }
+    const rel = normalize(decoded).replace(/^([/\\])+/, '');
     let file = resolve(staticDir, rel || 'index.html');
     if (file !== staticDir && !file.startsWith(staticDir + sep))
       throw new StationError('not found', 'not-found');

@@ -15,7 +15,7 @@ import {
 } from '../../ml';
 import { decodeImage, encodePng, ImageError, thumbnailPng, unitToBytes } from '../io/images';
 import type { ArtifactStore } from './artifacts';
-import type { ModelInfo, ModelScorer } from './scorer-pool';
+import { ScorerUnavailableError, type ModelInfo, type ModelScorer } from './scorer-pool';
 
 /** What the inspector needs to know about the line a file came from. */
 export interface LineContext {
@@ -175,7 +175,8 @@ export async function inspect(
   try {
     scored = await ctx.scorer.score(sample);
   } catch (e) {
-    return errorRow(`scoring failed: ${(e as Error).message}`, decodeMs);
+    if (e instanceof ScorerUnavailableError) throw e; // retried by the station with a fresh worker
+    return errorRow((e as Error).message, decodeMs);
   }
   const scoreMs = performance.now() - t1;
   if (times) times.score += scoreMs;

@@ -33,6 +33,11 @@ export class LineWatcher {
     this.folder = resolve(o.folder);
   }
 
+  /** The watcher's own view (the line may show an error on top of it, e.g. its model failed). */
+  get state(): WatchStatus {
+    return this.status;
+  }
+
   start(): void {
     this.check();
     this.timer = setInterval(() => this.check(), this.o.checkMs ?? 1000);

@@ -25,6 +25,14 @@ export interface ModelInfo {
   backend: string;
 }
 
+/** The worker is gone (crashed, closed): not the image's fault, so the file is retried, not failed. */
+export class ScorerUnavailableError extends Error {
+  constructor(readonly reason: Error) {
+    super(`scoring worker unavailable: ${reason.message}`);
+    this.name = 'ScorerUnavailableError';
+  }
+}
+
 interface Pending {
   image: WorkerImage;
   resolve: (r: WorkerScored & { ms: number }) => void;
@@ -116,13 +124,18 @@ export class ModelScorer {
 
   private fail(e: Error): void {
     if (this.dead) return;
-    this.dead = e;
-    for (const p of [...(this.inFlight ?? []), ...this.waiting.splice(0)]) p.reject(e);
+    this.dead = new ScorerUnavailableError(e);
+    for (const p of [...(this.inFlight ?? []), ...this.waiting.splice(0)]) p.reject(this.dead);
     this.inFlight = undefined;
   }
 
+  /** True once the worker has died or been closed; the pool then starts a fresh one on next use. */
+  get isDead(): boolean {
+    return this.dead !== undefined;
+  }
+
   async close(): Promise<void> {
-    this.dead ??= new Error('scorer closed');
+    this.dead ??= new ScorerUnavailableError(new Error('scorer closed'));
     await this.worker.terminate();
   }
 }
@@ -135,7 +148,7 @@ export class ScorerPool {
 
   get(modelDir: string): ModelScorer {
     let s = this.scorers.get(modelDir);
-    if (!s) {
+    if (!s || s.isDead) {
       s = new ModelScorer(modelDir, this.opts);
       this.scorers.set(modelDir, s);
       // A failed load is not cached: the next use (e.g. after the model folder is fixed) tries again.

@@ -42,7 +42,7 @@ import {
   type StageTimes,
 } from './inspector';
 import { LineWatcher, type WatchStatus } from './line-watcher';
-import { ScorerPool } from './scorer-pool';
+import { ScorerPool, ScorerUnavailableError } from './scorer-pool';
 import { TrainingJobs } from './training-jobs';
 
 export interface StationOptions {
@@ -157,19 +157,7 @@ export class Station implements StationApi {
     };
     this.lines.set(row.id, rt);
     if (row.state === 'paused') return;
-    rt.context = this.lineContext(row).then(
-      (ctx) => {
-        rt.engine = ctx.model.engine;
-        rt.engineReason = ctx.model.engineReason;
-        this.emit({ type: 'line-status', line: this.lineSummary(row.id) });
-        return ctx;
-      },
-      (e: Error) => {
-        this.setLineStatus(rt, 'error', `model cannot be loaded: ${e.message}`);
-        throw e;
-      },
-    );
-    rt.context.catch(() => undefined);
+    rt.context = this.loadContext(rt);
     rt.watcher = new LineWatcher({
       folder: row.folder,
       recursive: row.recursive,
@@ -183,6 +171,28 @@ export class Station implements StationApi {
       },
     });
     rt.watcher.start();
+  }
+
+  /** Load (or reload) a line's model in its scoring worker; the line says which engine, or why it failed. */
+  private loadContext(rt: LineRuntime): Promise<LineContext> {
+    const p = this.lineContext(rt.row).then(
+      (ctx) => {
+        rt.engine = ctx.model.engine;
+        rt.engineReason = ctx.model.engineReason;
+        if (rt.status === 'starting' && rt.watcher?.state === 'watching') {
+          rt.status = 'watching';
+          rt.statusText = 'watching';
+        }
+        this.emit({ type: 'line-status', line: this.lineSummary(rt.row.id) });
+        return ctx;
+      },
+      (e: Error) => {
+        this.setLineStatus(rt, 'error', `model cannot be loaded: ${e.message}`);
+        throw e;
+      },
+    );
+    p.catch(() => undefined);
+    return p;
   }
 
   private async lineContext(row: LineRow): Promise<LineContext> {
@@ -304,6 +314,7 @@ export class Station implements StationApi {
     const rt = this.lines.get(job.lineId);
     if (!rt || rt.status === 'paused' || this.closed) return;
     let ctx: LineContext;
+    const ctxPromise = rt.context;
     try {
       ctx = await rt.context!;
     } catch {
@@ -318,6 +329,14 @@ export class Station implements StationApi {
     try {
       record = await inspect(ctx, job.file, read, job.receivedAt, this.artifacts, this.stageTimes);
     } catch (e) {
+      if (e instanceof ScorerUnavailableError) {
+        if (this.closed) return;
+        // The worker died: load the model in a fresh one and retry the file (it is not the image's fault).
+        this.setLineStatus(rt, 'starting', `${e.message}; restarting the scoring worker`);
+        if (rt.context === ctxPromise) rt.context = this.loadContext(rt);
+        this.retryLater(job);
+        return;
+      }
       this.storageFailure(rt, job, e);
       return;
     }
@@ -350,6 +369,10 @@ export class Station implements StationApi {
     const storage = e instanceof StorageError || isStorageFailure(e);
     const message = `data dir: ${storage ? 'cannot store results' : 'unexpected failure'} (${(e as Error).message}); ${basename(job.file)} will be retried`;
     this.setLineStatus(rt, 'error', message);
+    this.retryLater(job);
+  }
+
+  private retryLater(job: Queued): void {
     const t = setTimeout(() => this.enqueue(job.lineId, job.file), this.o.retryMs ?? 5000);
     t.unref();
   }

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inspection, StationApi, StationEvent } from '../../../src/common/api';
 import { validated } from '../../../src/main/station/in-process';
+import type { ScorerPool } from '../../../src/main/station/scorer-pool';
 import { Station } from '../../../src/main/station/station';
 import { tempDir } from '../../helpers/fixtures';
 import { dropPart, trainTinyModel, waitFor } from '../../helpers/station-fixtures';
@@ -220,6 +221,29 @@ describe('station core', () => {
       errorText: 'file deleted before it could be read',
     });
     expect(byName.get('stays.png')?.verdict).toBe('pass');
+    await station.close();
+  }, 60_000);
+
+  it('retries files, not fails them, when the scoring worker dies, and restarts the worker', async () => {
+    const cam = join(t.dir, 'cam-crash-worker');
+    mkdirSync(cam);
+    const { station, api, inspections } = await openStation('data-crash-worker', { retryMs: 300 });
+    const model = await api.registerModel({ folder: modelDir });
+    await api.addLine({ name: 'w', folder: cam, modelId: model.id });
+    await dropPart(cam, 'before.png', 5800);
+    await waitFor('first inspection', () => inspections().length >= 1 && true);
+    // Kill the worker the way a crash would (the thread ends); the pool is internal, hence the cast.
+    const pool = (station as unknown as { pool: ScorerPool }).pool;
+    await pool.get(modelDir).close();
+    await dropPart(cam, 'after-1.png', 5801);
+    await dropPart(cam, 'after-2.png', 5802, true);
+    await waitFor('both scored by a fresh worker', () => inspections().length >= 3 && true);
+    expect(
+      inspections()
+        .map((i) => i.filePath.split('/').pop())
+        .sort(),
+    ).toEqual(['after-1.png', 'after-2.png', 'before.png']);
+    expect(inspections().every((i) => i.verdict !== 'error')).toBe(true);
     await station.close();
   }, 60_000);
 

@@ -125,6 +125,10 @@ async function decode(
   }
 }
 
+/** zlib level for the PNGs the station writes per image: 2 costs ~a third of the default 6's time for files
+ * ~10% larger (measured by bench:station), and the station writes five PNGs for every camera image. */
+const PNG_COMPRESSION = 2;
+
 /** Encode 8-bit HWC pixels (1, 3 or 4 channels) as PNG. */
 /** A small PNG preview (longest side `side`) of 8-bit HWC pixels. */
 export async function thumbnailPng(
@@ -138,7 +142,7 @@ export async function thumbnailPng(
     raw: { width, height, channels },
   })
     .resize(side, side, { fit: 'inside', withoutEnlargement: true })
-    .png()
+    .png({ compressionLevel: PNG_COMPRESSION })
     .toBuffer();
 }
 
@@ -151,7 +155,7 @@ export async function encodePng(
   return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
     raw: { width, height, channels },
   })
-    .png()
+    .png({ compressionLevel: PNG_COMPRESSION })
     .toBuffer();
 }
 

@@ -19,8 +19,14 @@ export class ArtifactStore {
   /** Store PNG bytes; returns their key. Written to a temp name and renamed, so a crash leaves no half file. */
   async put(png: Uint8Array): Promise<string> {
     const key = createHash('sha256').update(png).digest('hex');
+    await this.putAs(key, png);
+    return key;
+  }
+
+  /** Store under a key derived from the image's inputs (rendered images cached by what they were made of). */
+  async putAs(key: string, png: Uint8Array): Promise<void> {
     const file = this.pathOf(key);
-    if (existsSync(file)) return key;
+    if (existsSync(file)) return;
     await mkdir(join(this.root, key.slice(0, 2)), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     try {
@@ -30,7 +36,6 @@ export class ArtifactStore {
       await rm(tmp, { force: true });
       throw e;
     }
-    return key;
   }
 
   read(key: string): Promise<Buffer> {

@@ -5,14 +5,8 @@
 // storage failure (full disk) commits nothing and says so, so the file is retried instead of lost.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import {
-  heatmapRgba,
-  normaliseScore,
-  overlayRgba,
-  verdict as judge,
-  type Calibration,
-  type ModelMeta,
-} from '../../ml';
+import sharp from 'sharp';
+import { heatmapRgba, normaliseScore, verdict as judge, type Calibration, type ModelMeta } from '../../ml';
 import { decodeImage, encodePng, ImageError, thumbnailPng, unitToBytes } from '../io/images';
 import type { ArtifactStore } from './artifacts';
 import { ScorerUnavailableError, type ModelInfo, type ModelScorer } from './scorer-pool';
@@ -48,7 +42,6 @@ export interface InspectionRecord {
   engine: string | null;
   images: {
     original: string;
-    overlay: string;
     heatmap: string;
     reconstruction: string | null;
     thumbnail: string;
@@ -218,7 +211,12 @@ export async function inspect(
   };
 }
 
-/** The PNGs an operator sees, at the resolution the model judged (the map's). */
+/**
+ * The PNGs an operator sees, at the resolution the model judged (the map's): the image as the model saw
+ * it, the colour heatmap, the reconstruction and a thumbnail. The overlay (heatmap blended over the image)
+ * is not written per image: it is rendered from these two when someone asks for it (renderOverlay), which
+ * keeps PNG encoding off the hot path (bench:station).
+ */
 async function writeImages(
   store: ArtifactStore,
   sample: { data: Uint8Array; width: number; height: number; channels: 1 | 3 },
@@ -226,33 +224,34 @@ async function writeImages(
   meta: ModelMeta,
 ): Promise<NonNullable<InspectionRecord['images']>> {
   const { width, height, channels } = sample;
-  // Patch mode maps are at the working resolution = the decoded image; resize mode maps are network-sized.
-  const sameSize = scored.width === width && scored.height === height;
-  const base = sameSize ? sample.data : undefined;
   const vmax = meta.heatmap?.vmax ?? Math.max(1e-6, ...scored.map);
-  const scale = { vmin: meta.heatmap?.vmin ?? 0, vmax };
-  const heat = heatmapRgba(scored.map, scored.width, scored.height, scale);
-  const [original, heatmap, thumbnail] = await Promise.all([
+  const heat = heatmapRgba(scored.map, scored.width, scored.height, { vmin: meta.heatmap?.vmin ?? 0, vmax });
+  const [original, heatmap, thumbnail, recon] = await Promise.all([
     encodePng(sample.data, width, height, channels),
     encodePng(heat, scored.width, scored.height, 4),
     thumbnailPng(sample.data, width, height, channels),
+    scored.reconstruction
+      ? encodePng(unitToBytes(scored.reconstruction), scored.width, scored.height, channels)
+      : undefined,
   ]);
-  const overlay = base
-    ? await encodePng(
-        overlayRgba(base, scored.map, width, height, { ...scale, opacity: 0.5 }),
-        width,
-        height,
-        4,
-      )
-    : heatmap;
-  const recon = scored.reconstruction
-    ? await encodePng(unitToBytes(scored.reconstruction), scored.width, scored.height, channels)
-    : null;
   return {
     original: await store.put(original),
-    overlay: await store.put(overlay),
     heatmap: await store.put(heatmap),
     reconstruction: recon ? await store.put(recon) : null,
     thumbnail: await store.put(thumbnail),
   };
+}
+
+/** The heatmap blended over the image at `opacity` (what the review screen shows by default), as PNG. */
+export async function renderOverlay(original: Buffer, heatmap: Buffer, opacity = 0.5): Promise<Buffer> {
+  const base = await sharp(original)
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const { width, height } = base.info;
+  const heat = await sharp(heatmap).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+  const out = new Uint8ClampedArray(width * height * 3);
+  for (let i = 0; i < out.length; i++) out[i] = (1 - opacity) * base.data[i] + opacity * heat[i];
+  return encodePng(out, width, height, 3);
 }

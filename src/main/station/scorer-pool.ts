@@ -54,6 +54,8 @@ export class ModelScorer {
   private nextId = 1;
   private dead: Error | undefined;
   readonly ready: Promise<ModelInfo>;
+  /** Batches sent and images in them (the benchmark reports the mean batch). */
+  readonly sent = { batches: 0, images: 0 };
 
   constructor(
     readonly modelDir: string,
@@ -110,6 +112,8 @@ export class ModelScorer {
     if (this.inFlight || !this.waiting.length || this.dead) return;
     const batch = this.waiting.splice(0, this.opts.maxBatch);
     this.inFlight = batch;
+    this.sent.batches += 1;
+    this.sent.images += batch.length;
     const msg: ToScoringWorker = { type: 'score', id: this.nextId++, images: batch.map((p) => p.image) };
     this.worker.postMessage(msg);
   }
@@ -158,6 +162,15 @@ export class ScorerPool {
       });
     }
     return s;
+  }
+
+  sent(): { batches: number; images: number } {
+    const out = { batches: 0, images: 0 };
+    for (const s of this.scorers.values()) {
+      out.batches += s.sent.batches;
+      out.images += s.sent.images;
+    }
+    return out;
   }
 
   async release(modelDir: string): Promise<void> {

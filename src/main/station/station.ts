@@ -1,6 +1,7 @@
 // The station core: lines (watched folder + model), the inspection queue, scoring workers, training jobs, the
 // database, and the StationApi every shell drives. Plain Node: no Electron import, so the CLI, the HTTP
 // server and the tests run exactly this code.
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
@@ -36,6 +37,7 @@ import {
   inspect,
   isStorageFailure,
   readCameraFile,
+  renderOverlay,
   StorageError,
   type InspectionRecord,
   type LineContext,
@@ -45,6 +47,10 @@ import { LineWatcher, type WatchStatus } from './line-watcher';
 import { ScorerPool, ScorerUnavailableError } from './scorer-pool';
 import { TrainingJobs } from './training-jobs';
 
+/** Images a scoring worker takes at once. Twice as many are kept in flight, so one batch is decoded while
+ * the previous one scores (with only one batch in flight the worker would idle during decode and writing). */
+const SCORE_BATCH = 16;
+
 export interface StationOptions {
   dataDir: string;
   shell?: StationShell | 'cli';
@@ -53,7 +59,7 @@ export interface StationOptions {
   threads?: number;
   /** tfjs backend for workers (default: the best available). */
   backend?: string;
-  /** Inspections in flight at once (decoded images held in memory): bounds memory in a burst. Default 16. */
+  /** Inspections in flight at once (decoded images held in memory): bounds memory in a burst. Default 32. */
   concurrency?: number;
   /** awaitWriteFinish window for camera files (ms). Default 400. */
   settleMs?: number;
@@ -108,7 +114,7 @@ export class Station implements StationApi {
     this.pool = new ScorerPool({
       engine: o.engine ?? 'auto',
       threads: o.threads ?? 1,
-      maxBatch: 16,
+      maxBatch: SCORE_BATCH,
       backend: o.backend,
     });
     this.events.setMaxListeners(100);
@@ -289,7 +295,7 @@ export class Station implements StationApi {
   }
 
   private pump(): void {
-    const limit = this.o.concurrency ?? 16;
+    const limit = this.o.concurrency ?? 2 * SCORE_BATCH;
     while (this.active < limit && this.queue.length) {
       const job = this.queue.shift()!;
       this.active += 1;
@@ -302,6 +308,11 @@ export class Station implements StationApi {
         this.pump();
       });
     }
+  }
+
+  /** Scoring batches sent so far, over every model (benchmarks). */
+  scoringBatches(): { batches: number; images: number } {
+    return this.pool.sent();
   }
 
   /** Resolves when nothing is queued or in flight (tests and benchmarks). */
@@ -347,7 +358,6 @@ export class Station implements StationApi {
       const id = this.db.insertInspection({
         ...fields,
         originalKey: images?.original ?? null,
-        overlayKey: images?.overlay ?? null,
         heatmapKey: images?.heatmap ?? null,
         reconstructionKey: images?.reconstruction ?? null,
         thumbnailKey: images?.thumbnail ?? null,
@@ -532,10 +542,31 @@ export class Station implements StationApi {
   async getImage(req: Requests['getImage']): Promise<Responses['getImage']> {
     const row = this.db.getInspection(req.inspectionId);
     if (!row) throw new StationError(`inspection ${req.inspectionId} not found`, 'not-found');
-    const key = artifactKey(row, req.kind);
-    if (!key) throw new StationError(`inspection ${req.inspectionId} has no ${req.kind} image`, 'not-found');
-    const data = await this.artifacts.read(key);
+    let data: Buffer;
+    if (req.kind === 'overlay' && !row.overlayKey && row.originalKey && row.heatmapKey) {
+      data = await this.overlay(row.originalKey, row.heatmapKey);
+    } else {
+      const key = artifactKey(row, req.kind);
+      if (!key)
+        throw new StationError(`inspection ${req.inspectionId} has no ${req.kind} image`, 'not-found');
+      data = await this.artifacts.read(key);
+    }
     return { contentType: 'image/png', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  }
+
+  /** Overlays are rendered on first request and kept under a key derived from their two inputs. */
+  private async overlay(originalKey: string, heatmapKey: string): Promise<Buffer> {
+    const key = createHash('sha256').update(`overlay:0.5:${originalKey}:${heatmapKey}`).digest('hex');
+    try {
+      return await this.artifacts.read(key);
+    } catch {
+      const png = await renderOverlay(
+        await this.artifacts.read(originalKey),
+        await this.artifacts.read(heatmapKey),
+      );
+      await this.artifacts.putAs(key, png);
+      return png;
+    }
   }
 
   async startTraining(req: Requests['startTraining']): Promise<TrainingJob> {

@@ -29,7 +29,8 @@ export async function cmdStart(argv: string[], backend: BackendStatus): Promise<
   const station = await Station.open({ dataDir, backend: backend.name, shell: 'browser' });
   const api = validated(station);
   const model = await api.registerModel({ folder: modelDir });
-  const camera = join(dataDir, 'demo-camera');
+  // Beside the data dir, not in it: a line never watches the station's own folder.
+  const camera = `${dataDir}-demo-camera`;
   mkdirSync(camera, { recursive: true });
   const lines = await api.listLines({});
   const line =
@@ -58,7 +59,7 @@ export async function cmdStart(argv: string[], backend: BackendStatus): Promise<
   const bad = tests.filter((t) => t.label === 1);
   const order = good.flatMap((g, i) => (bad[i] ? [g, bad[i]] : [g]));
   let n = readdirSync(camera).length;
-  const staging = join(dataDir, 'demo-camera-staging');
+  const staging = join(dataDir, 'demo-camera-staging'); // same file system as the camera: rename is atomic
   mkdirSync(staging, { recursive: true });
   const shoot = () => {
     const src = order[n % order.length];

@@ -4,7 +4,9 @@
 //   GET  /api/events  (WebSocket)   the event stream
 //   GET  /*                         the built renderer (out/renderer), with a strict CSP
 // Binds to 127.0.0.1 by default. Any other address requires a token (Authorization: Bearer, or ?token= for
-// the WebSocket and images); on loopback the Host header must name loopback too (no DNS rebinding).
+// the WebSocket and images); on loopback the Host header must name loopback too (no DNS rebinding). A
+// request from a web page of another origin is refused (its Origin header says so), and API calls must be
+// application/json, which a page of another origin cannot send without a CORS preflight we never grant.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -80,6 +82,17 @@ export async function serveHttp(api: StationApi, o: HttpServerOptions = {}): Pro
     return a.length === b.length && timingSafeEqual(a, b);
   };
 
+  /** Browsers send Origin on cross-site requests and WebSockets; it must be this server itself. */
+  const sameOrigin = (req: IncomingMessage): boolean => {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true; // not a browser page (CLI, tests, Electron's own requests)
+    try {
+      return new URL(origin).host === req.headers.host;
+    } catch {
+      return false;
+    }
+  };
+
   const server = createServer((req, res) => {
     void handle(req, res).catch((e) => sendError(res, e));
   });
@@ -90,6 +103,8 @@ export async function serveHttp(api: StationApi, o: HttpServerOptions = {}): Pro
     res.setHeader('Referrer-Policy', 'no-referrer');
     if (url.pathname.startsWith('/api/')) {
       if (!authorised(req, url)) throw new StationError('missing or wrong token', 'unauthorized');
+      if (!sameOrigin(req))
+        throw new StationError('requests from other web origins are refused', 'unauthorized');
       const image = /^\/api\/image\/(\d+)\/([a-z]+)$/.exec(url.pathname);
       if (image && req.method === 'GET') {
         const r = await api.getImage(
@@ -105,6 +120,8 @@ export async function serveHttp(api: StationApi, o: HttpServerOptions = {}): Pro
       const method = url.pathname.slice('/api/'.length);
       if (req.method !== 'POST' || !isApiMethod(method))
         throw new StationError(`no such API call: ${req.method} ${url.pathname}`, 'not-found');
+      if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
+        throw new StationError('API calls must be sent as application/json', 'invalid');
       const body = await readBody(req);
       let payload: unknown;
       try {
@@ -140,7 +157,7 @@ export async function serveHttp(api: StationApi, o: HttpServerOptions = {}): Pro
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://station');
-    if (url.pathname !== '/api/events' || !authorised(req, url)) {
+    if (url.pathname !== '/api/events' || !authorised(req, url) || !sameOrigin(req)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
       return;
     }

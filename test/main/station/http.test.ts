@@ -63,11 +63,37 @@ describe('HTTP + WebSocket transport', () => {
     const api = connectHttp(server.url);
     await expect(api.getInspection({ id: 0 })).rejects.toThrow(/getInspection: id/);
     await expect(api.addLine({ name: 'x', folder: '/nope', modelId: 1 })).rejects.toThrow(/folder not found/);
-    const bad = await raw('/api/listLines', { method: 'POST', body: '{not json' });
+    const json = { 'Content-Type': 'application/json' };
+    const bad = await raw('/api/listLines', { method: 'POST', headers: json, body: '{not json' });
     expect(bad.status).toBe(400);
-    const extra = await raw('/api/listLines', { method: 'POST', body: JSON.stringify({ sneaky: 1 }) });
+    const extra = await raw('/api/listLines', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ sneaky: 1 }),
+    });
     expect(extra.status).toBe(400);
-    expect((await raw('/api/deleteEverything', { method: 'POST', body: '{}' })).status).toBe(404);
+    expect((await raw('/api/deleteEverything', { method: 'POST', headers: json, body: '{}' })).status).toBe(
+      404,
+    );
+    // A web page elsewhere cannot drive the station: no simple (text/plain) posts, no foreign Origin.
+    const simple = await raw('/api/listLines', {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain' },
+      body: '{}',
+    });
+    expect(simple.status).toBe(400);
+    const foreign = await raw('/api/listLines', {
+      method: 'POST',
+      headers: { ...json, Origin: 'http://evil.example' },
+      body: '{}',
+    });
+    expect(foreign.status).toBe(401);
+    const own = await raw('/api/listLines', {
+      method: 'POST',
+      headers: { ...json, Origin: server.url },
+      body: '{}',
+    });
+    expect(own.status).toBe(200);
     // Images only by numeric id and known kind: a path never reaches the file system.
     expect((await raw('/api/image/1/..%2F..%2Fetc%2Fpasswd')).status).toBe(404);
     expect((await raw('/api/image/..%2Fstation.db/overlay')).status).toBe(404);
@@ -92,6 +118,16 @@ describe('HTTP + WebSocket transport', () => {
       req.end('{}');
     });
     expect(status).toBe(401);
+    // A page elsewhere cannot listen to the event stream either.
+    const { WebSocket: WsClient } = await import('ws');
+    const refused = await new Promise<string>((resolve) => {
+      const ws = new WsClient(`${server.url.replace('http', 'ws')}/api/events`, {
+        origin: 'http://evil.example',
+      });
+      ws.on('open', () => resolve('open'));
+      ws.on('error', (e) => resolve(e.message));
+    });
+    expect(refused).toMatch(/401/);
   });
 
   it('requires a token on any other address, and checks it', async () => {
@@ -102,7 +138,11 @@ describe('HTTP + WebSocket transport', () => {
     const open = await serveHttp(validated(station), { host: '0.0.0.0', port: 0, token });
     try {
       const url = open.url.replace('0.0.0.0', '127.0.0.1');
-      const denied = await fetch(`${url}/api/listLines`, { method: 'POST', body: '{}' });
+      const denied = await fetch(`${url}/api/listLines`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      });
       expect(denied.status).toBe(401);
       const wrong = connectHttp(url, 'a-long-enough-WRONG-token');
       await expect(wrong.listLines({})).rejects.toThrow(/token/);

@@ -247,6 +247,53 @@ describe('station core', () => {
     await station.close();
   }, 60_000);
 
+  it('pauses, edits and removes lines at run time; a paused line catches up when resumed', async () => {
+    const camA = join(t.dir, 'cam-a');
+    const camB = join(t.dir, 'cam-b');
+    mkdirSync(camA);
+    mkdirSync(camB);
+    const { station, api, inspections } = await openStation('data-lines');
+    const model = await api.registerModel({ folder: modelDir });
+    const a = await api.addLine({ name: 'A', folder: camA, modelId: model.id });
+    const b = await api.addLine({ name: 'B', folder: camB, modelId: model.id, recursive: true });
+    await expect(api.addLine({ name: 'A', folder: camA, modelId: model.id })).rejects.toThrow();
+    // Two lines at once, one model loaded once; B also watches its subfolders.
+    mkdirSync(join(camB, 'shift-2'));
+    await dropPart(camA, 'a1.png', 6000);
+    await dropPart(join(camB, 'shift-2'), 'b1.png', 6001);
+    await waitFor('both lines scored', () => inspections().length >= 2 && true);
+    expect(new Set(inspections().map((i) => i.lineId))).toEqual(new Set([a.id, b.id]));
+
+    // Paused: nothing is scored; resumed: what arrived meanwhile is scored once.
+    expect((await api.setLineState({ id: a.id, state: 'paused' })).status).toBe('paused');
+    await dropPart(camA, 'a2.png', 6002);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(inspections()).toHaveLength(2);
+    await api.setLineState({ id: a.id, state: 'active' });
+    await waitFor('catch-up after resume', () => inspections().length >= 3 && true);
+    expect(inspections()[2].filePath).toMatch(/a2\.png$/);
+
+    // Edit: a threshold override below every score flags everything from now on.
+    const edited = await api.updateLine({ id: a.id, thresholdOverride: -1, name: 'A (strict)' });
+    expect(edited).toMatchObject({ name: 'A (strict)', thresholdOverride: -1 });
+    await dropPart(camA, 'a3.png', 6003);
+    await waitFor('scored with the override', () => inspections().length >= 4 && true);
+    expect(inspections()[3]).toMatchObject({ verdict: 'flag', threshold: -1 });
+
+    // Removed: no longer watched, but its inspections keep their line.
+    await api.removeLine({ id: b.id });
+    await dropPart(camB, 'b2.png', 6004);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(inspections()).toHaveLength(4);
+    expect((await api.listLines({})).map((l) => l.id)).toEqual([a.id]);
+    expect((await api.listLines({ includeRemoved: true })).find((l) => l.id === b.id)?.status).toBe(
+      'removed',
+    );
+    expect((await api.queryInspections({ lineId: b.id, limit: 10 })).rows).toHaveLength(1);
+    await expect(api.setLineState({ id: b.id, state: 'active' })).rejects.toThrow(/not found/);
+    await station.close();
+  }, 90_000);
+
   it('says when a watched folder disappears and picks up again when it is back', async () => {
     const cam = join(t.dir, 'cam4');
     mkdirSync(cam);

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { describeBackend, METHODS, selectBackend, type Method } from '../src/ml';
 import { trainModel } from '../src/main/tasks/train-model';
 import { evaluateModel, type EvalReport } from '../src/main/tasks/evaluate';
+import { chooseEngine } from '../src/main/station/engine-choice';
 import { loadModel } from '../src/main/io/model-store';
 import { exportFashionMnist, FASHION_CLASSES } from '../src/main/tasks/fashion-mnist';
 
@@ -102,11 +103,14 @@ async function runOne(method: Method, set: string): Promise<void> {
     },
   });
   const model = await loadModel(modelDir);
+  // The station's engine choice: ONNX Runtime after its parity check (AnoGAN: tfjs).
+  const { engine } = await chooseEngine(modelDir, model, 'auto', 1);
   const report = await evaluateModel(model, name, data, {
     backend: backend.name,
+    engine,
     maxPerType: set.startsWith('fmnist') ? undefined : maxTest,
   });
-  model.detector.dispose();
+  await engine.dispose();
   // Per-image scores stay in the JSON only for small sets (they make the file large otherwise).
   if (report.scores.length > 2000) report.scores = [];
   const row: Row = {

@@ -5,7 +5,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import Database from 'better-sqlite3';
 import { main } from '../../src/main/cli/index';
+import { openDatabase } from '../../src/main/station/database';
 import { trainModel } from '../../src/main/tasks/train-model';
 import { selectBackend } from '../../src/ml';
 import { tempDir, writeGray, writeMvtecSet } from '../helpers/fixtures';
@@ -76,7 +78,10 @@ describe('station CLI', () => {
     const r = await run('eval', '--data', data, '--model', model, '--json', json);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/AUROC/);
+    // Scored the way the station scores: ONNX Runtime after the parity check, and it says so.
+    expect(r.err).toMatch(/scoring engine: onnxruntime-node .* \(parity with tfjs/);
     const rep = JSON.parse(readFileSync(json, 'utf8'));
+    expect(rep.engine).toMatch(/^onnxruntime-node/);
     expect(rep.overall.images).toBe(24);
     expect(rep.perType.map((p: { type: string }) => p.type)).toEqual(['blob']);
     expect(rep.overall.auroc).toBeGreaterThanOrEqual(0);
@@ -195,6 +200,56 @@ describe('station CLI', () => {
     const meta = JSON.parse(readFileSync(join(m3, 'meta.json'), 'utf8'));
     expect(meta.calibration.method).toBe('f1');
     expect(meta.calibration.defectCount).toBe(6);
+  });
+
+  it('exports the ONNX graph after checking it against tfjs', async () => {
+    const file = join(t.dir, 'exported.onnx');
+    const r = await run('export', '--model', model, '--onnx', file);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/parity OK/);
+    expect(readFileSync(file).subarray(0, 200).toString('latin1')).toMatch(/anomaly-station/);
+  });
+
+  it('verifies the audit chain and names the row someone edited by hand', async () => {
+    const dataDir = join(t.dir, 'audit');
+    const db = openDatabase(join(dataDir, 'station.db'));
+    const m = db.registerModel({
+      folder: model,
+      meta: JSON.parse(readFileSync(join(model, 'meta.json'), 'utf8')),
+    });
+    const line = db.addLine({ name: 'L', folder: t.dir, modelId: m.id });
+    for (let i = 0; i < 3; i++) {
+      const id = db.insertInspection({
+        lineId: line.id,
+        modelId: m.id,
+        modelVersion: m.version,
+        filePath: `/cam/${i}.png`,
+        fileSize: 1,
+        fileMtimeMs: i,
+        sha256: null,
+        receivedAt: new Date(),
+        scoredAt: new Date(),
+        verdict: 'flag',
+        rawScore: 2,
+        threshold: 1,
+      });
+      db.appendDecision({ inspectionId: id, decision: 'defect', operator: 'op' });
+    }
+    db.close();
+    const ok = await run('verify-audit', '--data-dir', dataDir);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/audit chain OK: 3 decisions/);
+    // Someone edits a decision with a raw SQLite connection (triggers dropped first).
+    const raw = new Database(join(dataDir, 'station.db'));
+    const triggers = raw
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'decisions'")
+      .all() as { name: string }[];
+    for (const tr of triggers) raw.exec(`DROP TRIGGER ${tr.name}`);
+    raw.prepare("UPDATE decisions SET decision = 'false_alarm' WHERE id = 2").run();
+    raw.close();
+    const bad = await run('verify-audit', '--data-dir', dataDir);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/BROKEN at decision 2/);
   });
 
   it('prints usage for a wrong command', async () => {

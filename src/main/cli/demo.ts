@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BackendStatus } from '../../ml';
 import { loadModel } from '../io/model-store';
+import { chooseEngine } from '../station/engine-choice';
 import { evaluateModel } from '../tasks/evaluate';
 import { trainModel } from '../tasks/train-model';
 import { formatEvalTable } from './format';
@@ -55,16 +56,18 @@ export async function runDemo(backend: BackendStatus, dataDir: string): Promise<
   const modelDir = await ensureDemoModel(backend, dataDir);
   const progress = new Progress();
   const model = await loadModel(modelDir);
+  const { engine } = await chooseEngine(modelDir, model, 'auto', 1);
   try {
     const report = await evaluateModel(model, 'demo-ganomaly-pcb', DEMO_DATA, {
       backend: backend.name,
+      engine,
       onPhase: (p, total) => progress.phase(p, total),
       onProgress: (d) => progress.update(d),
     });
     progress.done();
     console.log(formatEvalTable(report));
   } finally {
-    model.detector.dispose();
+    await engine.dispose();
   }
   const tests = await mvtecTestSet(DEMO_DATA);
   const picks = [

@@ -7,7 +7,7 @@ function fmt(v: number): string {
 
 export function formatEvalTable(r: EvalReport): string {
   const lines = [
-    `model ${r.model} (${r.method}) on ${r.data}; backend ${r.backend}; threshold ${r.threshold.toPrecision(5)}; false alarms on test/good ${(r.falseAlarmRate * 100).toFixed(1)}%`,
+    `model ${r.model} (${r.method}) on ${r.data}; backend ${r.backend}; engine ${r.engine}; threshold ${r.threshold.toPrecision(5)}; false alarms on test/good ${(r.falseAlarmRate * 100).toFixed(1)}%`,
     'type            images  AUROC  AUPRC  F1     recall pixelAUROC',
   ];
   for (const x of [r.overall, ...r.perType]) {

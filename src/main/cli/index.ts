@@ -25,6 +25,7 @@ import { formatEvalTable } from './format';
 import { DEMO_DATA, runDemo } from './demo';
 import { exportFashionMnist } from '../tasks/fashion-mnist';
 import { loadModel } from '../io/model-store';
+import { chooseEngine, type EnginePreference } from '../station/engine-choice';
 import { cmdStart } from './demo-station';
 import { cmdServe, cmdVerifyAudit, cmdWatch, STATION_USAGE } from './station-commands';
 
@@ -37,7 +38,7 @@ commands:
            [--limit N] [--resume]
            DIR: a folder of good images, or an MVTec-layout set (train/good is used)
            --defects DIR: labelled defect images (never the test set): the threshold becomes the F1-optimal one
-  eval     --data MVTEC_DIR --model MODEL [--json FILE] [--no-pixel] [--max-per-type N]
+  eval     --data MVTEC_DIR --model MODEL [--json FILE] [--no-pixel] [--max-per-type N] [--engine auto|tfjs|onnxruntime]
   score    --model MODEL IMAGE... [--heatmap OUT_DIR]
   dataset  fashion-mnist --class N --out DIR [--max-test N]
   start    [--data-dir .station] [--port 5317] [--every 3] [--for SECONDS]   what npm start runs: the station
@@ -187,17 +188,23 @@ async function cmdEval(argv: string[]) {
       'no-pixel': { type: 'boolean', default: false },
       'max-per-type': { type: 'string' },
       backend: { type: 'string' },
+      engine: { type: 'string', default: 'auto' },
     },
   });
   if (!values.data || !values.model) throw new UsageError('eval needs --data MVTEC_DIR and --model MODEL');
+  if (!['auto', 'tfjs', 'onnxruntime'].includes(values.engine))
+    throw new UsageError('--engine must be auto, tfjs or onnxruntime');
   const backend = await header(values.backend);
   const model = await loadModel(resolve(values.model));
+  const choice = await chooseEngine(resolve(values.model), model, values.engine as EnginePreference, 1);
+  console.error(`scoring engine: ${choice.engine.description} (${choice.reason})`);
   const progress = new Progress();
   try {
     const r = await evaluateModel(model, basename(resolve(values.model)), resolve(values.data), {
       backend: backend.name,
       pixel: !values['no-pixel'],
       maxPerType: num(values['max-per-type'], 'max-per-type'),
+      engine: choice.engine,
       onPhase: (p, total) => progress.phase(p, total),
       onProgress: (d) => progress.update(d),
     });
@@ -212,7 +219,7 @@ async function cmdEval(argv: string[]) {
       console.log(`wrote ${values.json}`);
     }
   } finally {
-    model.detector.dispose();
+    await choice.engine.dispose(); // the tfjs engine disposes the detector; chooseEngine did if it picked ORT
   }
 }
 

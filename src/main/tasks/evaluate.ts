@@ -11,6 +11,7 @@ import {
   pixelAuroc,
   scoreImages,
   TfjsEngine,
+  type ScoringEngine,
 } from '../../ml';
 import { mvtecTestSet } from '../io/datasets';
 import { loadImages, loadMask } from '../io/images';
@@ -32,6 +33,8 @@ export interface EvalReport {
   method: string;
   data: string;
   backend: string;
+  /** The scoring engine, e.g. "onnxruntime-node 1.30.0 (cpu, 1 thread)". */
+  engine: string;
   threshold: number;
   overall: EvalRow;
   falseAlarmRate: number;
@@ -46,6 +49,8 @@ export interface EvalReport {
 
 export interface EvaluateOptions {
   backend: string;
+  /** The engine to score with (the station's choice: ONNX Runtime after its parity check); default tfjs. */
+  engine?: ScoringEngine;
   /** Pixel AUROC needs the residual maps; off saves time and memory. Default true. */
   pixel?: boolean;
   /** Use at most this many images per test folder (the first by name): a quick, documented subset. */
@@ -106,7 +111,8 @@ export async function evaluateModel(
 
   o.onPhase?.('scoring', loaded.samples.length);
   const t0 = performance.now();
-  const scored = await scoreImages(new TfjsEngine(detector), loaded.samples, input, {
+  const engine = o.engine ?? new TfjsEngine(detector);
+  const scored = await scoreImages(engine, loaded.samples, input, {
     maps: wantPixel,
     onProgress: o.onProgress,
   });
@@ -156,6 +162,7 @@ export async function evaluateModel(
     method: meta.method,
     data: dataDir,
     backend: o.backend,
+    engine: engine.description,
     threshold,
     overall: build('all', items),
     falseAlarmRate: good.length ? goodFlagged / good.length : NaN,

@@ -299,14 +299,22 @@ export class Station implements StationApi {
     while (this.active < limit && this.queue.length) {
       const job = this.queue.shift()!;
       this.active += 1;
-      void this.process(job).finally(() => {
-        this.active -= 1;
-        this.pending.delete(this.lineKey(job.lineId, job.file));
-        const rt = this.lines.get(job.lineId);
-        if (rt) rt.backlog = Math.max(0, rt.backlog - 1);
-        if (!this.active && !this.queue.length) this.idleWaiters.splice(0).forEach((w) => w());
-        this.pump();
-      });
+      void this.process(job)
+        .catch((e: Error) => {
+          // Never an unhandled rejection (it would stop the station); the file is retried later.
+          if (!this.closed) {
+            this.emit({ type: 'error', message: `${basename(job.file)}: ${e.message}`, lineId: job.lineId });
+            this.retryLater(job);
+          }
+        })
+        .finally(() => {
+          this.active -= 1;
+          this.pending.delete(this.lineKey(job.lineId, job.file));
+          const rt = this.lines.get(job.lineId);
+          if (rt) rt.backlog = Math.max(0, rt.backlog - 1);
+          if (!this.active && !this.queue.length) this.idleWaiters.splice(0).forEach((w) => w());
+          this.pump();
+        });
     }
   }
 

@@ -11,7 +11,7 @@ import type { EnginePreference } from '../station/engine-choice';
 const DEFAULT_DATA_DIR = '.station';
 const ENGINES = ['auto', 'tfjs', 'onnxruntime'];
 
-export const STATION_USAGE = `  serve    [--data-dir DIR] [--host 127.0.0.1] [--port 5317] [--token T] [--engine auto|tfjs|onnxruntime]
+export const STATION_USAGE = `  serve    [--data-dir DIR] [--host 127.0.0.1] [--port 5317] [--token T] [--engine auto|tfjs|onnxruntime] [--threads N]
            the station with its HTTP + WebSocket API (and the built UI when present); any host other than
            loopback requires a token (one is generated and printed when none is given)
   watch    DIR --model MODEL [--data-dir DIR] [--threshold X] [--recursive] [--engine ...]
@@ -21,7 +21,7 @@ export const STATION_USAGE = `  serve    [--data-dir DIR] [--host 127.0.0.1] [--
 const common = {
   'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
   engine: { type: 'string', default: 'auto' },
-  threads: { type: 'string', default: '1' },
+  threads: { type: 'string' },
   backend: { type: 'string' },
 } as const;
 
@@ -30,11 +30,11 @@ function engineOf(v: string): EnginePreference {
   return v as EnginePreference;
 }
 
-function openStation(values: { 'data-dir': string; engine: string; threads: string; backend?: string }) {
+function openStation(values: { 'data-dir': string; engine: string; threads?: string; backend?: string }) {
   return Station.open({
     dataDir: resolve(values['data-dir']),
     engine: engineOf(values.engine),
-    threads: Number(values.threads) || 1,
+    threads: values.threads === undefined ? undefined : Math.max(1, Number(values.threads) || 1),
     backend: values.backend,
     shell: 'cli',
   });

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, join, resolve, sep } from 'node:path';
 import {
   PRODUCT_NAME,
@@ -55,7 +56,8 @@ export interface StationOptions {
   dataDir: string;
   shell?: StationShell | 'cli';
   engine?: EnginePreference;
-  /** ONNX Runtime threads per scoring worker. Default 1. */
+  /** ONNX Runtime threads per scoring worker. Default: half the cores (at least 1): the other half decodes,
+   * hashes and writes PNGs, which on a 2-core machine already costs a quarter of the model's rate. */
   threads?: number;
   /** tfjs backend for workers (default: the best available). */
   backend?: string;
@@ -113,7 +115,7 @@ export class Station implements StationApi {
     this.artifacts = new ArtifactStore(join(this.dataDir, 'images'));
     this.pool = new ScorerPool({
       engine: o.engine ?? 'auto',
-      threads: o.threads ?? 1,
+      threads: o.threads ?? Math.max(1, Math.floor(availableParallelism() / 2)),
       maxBatch: SCORE_BATCH,
       backend: o.backend,
     });

@@ -196,6 +196,20 @@ function writeTables(): void {
         .join(', ');
       md.push(`${method} on ${r.set}: image AUROC by patch statistic (same tiles): ${st}`, '');
     }
+    const alts = mine.filter((x) => x.report.scoreAlternativesAuroc);
+    if (alts.length) {
+      const keys = Object.keys(alts[0].report.scoreAlternativesAuroc!);
+      md.push(
+        `${method}: image AUROC of other scores from the same forward pass (resize mode)`,
+        '',
+        `| data set | ${keys.join(' | ')} |`,
+        `|---|${keys.map(() => '---').join('|')}|`,
+        ...alts.map(
+          (r) => `| ${r.set} | ${keys.map((k) => f3(r.report.scoreAlternativesAuroc![k])).join(' | ')} |`,
+        ),
+        '',
+      );
+    }
   }
   writeFileSync(resolve(values.out, 'detection.md'), md.join('\n'));
   console.log(md.join('\n'));

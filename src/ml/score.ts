@@ -22,6 +22,8 @@ export interface ScoredImage {
   patchScores?: Float32Array;
   /** [0,1] HWC reconstruction (resize mode only). */
   reconstruction?: Float32Array;
+  /** Mean |x - x_hat| in [0,1] units (resize mode only). */
+  error?: number;
 }
 
 export interface ScoreImagesOptions {
@@ -72,6 +74,7 @@ export async function scoreImages(
         width: input.size,
         height: input.size,
         reconstruction: r.reconstructions?.[k],
+        error: r.reconstructionErrors[k],
       }),
     );
     opts.onProgress?.(out.length);

@@ -87,6 +87,12 @@ describe('station CLI', () => {
     expect(rep.overall.auroc).toBeGreaterThanOrEqual(0);
     expect(rep.overall.auroc).toBeLessThanOrEqual(1);
     expect(rep.overall.pixelAuroc).toBeGreaterThan(0.5);
+    // Other scores from the same pass, for comparing score definitions without retraining.
+    const alt = rep.scoreAlternativesAuroc;
+    expect(Object.keys(alt)).toEqual(['ganomaly', 'reconstruction-error', 'map-max', 'map-p99']);
+    expect(alt.ganomaly).toBeCloseTo(rep.overall.auroc, 10);
+    expect(alt['map-max']).toBeGreaterThan(0.7); // the blobs are the hottest points of their maps
+    expect(r.out).toMatch(/image scores from the same pass \(AUROC\): ganomaly/);
     expect(rep.threshold).toBe(
       JSON.parse(readFileSync(join(model, 'meta.json'), 'utf8')).calibration.threshold,
     );

@@ -22,6 +22,13 @@ export function formatEvalTable(r: EvalReport): string {
         .join(', ')}`,
     );
   }
+  if (r.scoreAlternativesAuroc) {
+    lines.push(
+      `image scores from the same pass (AUROC): ${Object.entries(r.scoreAlternativesAuroc)
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', ')}`,
+    );
+  }
   lines.push(`scoring: ${r.scoringImagesPerSecond.toFixed(1)} images/s`);
   return lines.join('\n');
 }

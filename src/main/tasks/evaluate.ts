@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import {
   auprc,
   auroc,
+  quantile,
   f1AtThreshold,
   PATCH_STATISTICS,
   patchImageScore,
@@ -44,6 +45,12 @@ export interface EvalReport {
   scoringImagesPerSecond: number;
   /** Patch mode: image AUROC of every image statistic on the same tiles (how the default was chosen). */
   patchStatisticAuroc?: Record<string, number>;
+  /**
+   * Resize mode: image AUROC of other scores from the same forward pass (the method's own score, the mean
+   * reconstruction error, the residual map's max and 99th percentile): what a residual-based score would
+   * give, measured without training anything else.
+   */
+  scoreAlternativesAuroc?: Record<string, number>;
   scores: { file: string; type: string; score: number }[];
 }
 
@@ -112,8 +119,9 @@ export async function evaluateModel(
   o.onPhase?.('scoring', loaded.samples.length);
   const t0 = performance.now();
   const engine = o.engine ?? new TfjsEngine(detector);
+  // Resize-mode maps are small and computed in the same pass anyway: always take them for the alternatives.
   const scored = await scoreImages(engine, loaded.samples, input, {
-    maps: wantPixel,
+    maps: wantPixel || input.mode === 'resize',
     onProgress: o.onProgress,
   });
   const seconds = (performance.now() - t0) / 1000;
@@ -129,6 +137,19 @@ export async function evaluateModel(
           labels,
         ),
       ]),
+    );
+  }
+  let scoreAlternativesAuroc: Record<string, number> | undefined;
+  if (input.mode === 'resize') {
+    const labels = loaded.files.map((f) => byFile.get(f)!.label);
+    const alt: Record<string, (s: (typeof scored)[number]) => number> = {
+      [meta.method]: (s) => s.score,
+      'reconstruction-error': (s) => s.error ?? NaN,
+      'map-max': (s) => s.map!.reduce((a, b) => Math.max(a, b), -Infinity),
+      'map-p99': (s) => quantile(s.map!, 0.99),
+    };
+    scoreAlternativesAuroc = Object.fromEntries(
+      Object.entries(alt).map(([k, f]) => [k, auroc(scored.map(f), labels)]),
     );
   }
   const items = loaded.files.map((file, i) => ({
@@ -171,6 +192,7 @@ export async function evaluateModel(
     skipped: loaded.errors,
     scoringImagesPerSecond: loaded.samples.length / seconds,
     patchStatisticAuroc,
+    scoreAlternativesAuroc,
     scores: items.map((s) => ({ file: s.file, type: s.type, score: s.score })),
   };
 }

@@ -103,17 +103,21 @@ export async function cmdWatch(argv: string[]): Promise<number> {
   const station = await openStation(values);
   const api = validated(station);
   const model = await api.registerModel({ folder: resolve(values.model) });
-  const existing = (await api.listLines({})).find((l) => l.folder === folder && l.modelId === model.id);
+  const existing = (await api.listLines({})).find((l) => l.folder === folder);
   const threshold = values.threshold === undefined ? null : Number(values.threshold);
-  const line =
-    existing ??
-    (await api.addLine({
-      name: basename(folder),
-      folder,
-      modelId: model.id,
-      thresholdOverride: threshold,
-      recursive: values.recursive,
-    }));
+  // The folder's line from an earlier run is reused, switched to this model and threshold if they changed.
+  const line = existing
+    ? existing.modelId === model.id && existing.thresholdOverride === threshold
+      ? existing
+      : await api.updateLine({ id: existing.id, modelId: model.id, thresholdOverride: threshold })
+    : await api.addLine({
+        name: basename(folder),
+        folder,
+        modelId: model.id,
+        thresholdOverride: threshold,
+        recursive: values.recursive,
+      });
+  if (line.state === 'paused') await api.setLineState({ id: line.id, state: 'active' });
   const names = new Map([[line.id, line.name]]);
   station.onEvent((e) => {
     if (e.type === 'inspection' && names.has(e.inspection.lineId))

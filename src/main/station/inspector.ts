@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { heatmapRgba, normaliseScore, verdict as judge, type Calibration, type ModelMeta } from '../../ml';
 import { decodeImage, encodePng, ImageError, thumbnailPng, unitToBytes } from '../io/images';
 import type { ArtifactStore } from './artifacts';
+import type { NewInspection } from './database';
 import { ScorerUnavailableError, type ModelInfo, type ModelScorer } from './scorer-pool';
 
 /** What the inspector needs to know about the line a file came from. */
@@ -21,32 +22,14 @@ export interface LineContext {
   model: ModelInfo;
 }
 
-/** One inspections row as the inspector produces it (the database adds the id). */
-export interface InspectionRecord {
-  lineId: number;
-  modelId: number;
-  modelVersion: string;
-  filePath: string;
-  fileSize: number;
-  fileMtimeMs: number;
-  sha256: string;
-  receivedAt: string;
-  scoredAt: string;
-  decodeMs: number | null;
-  scoreMs: number | null;
-  rawScore: number | null;
-  normalizedScore: number | null;
-  threshold: number | null;
-  verdict: 'pass' | 'flag' | 'error';
-  errorText: string | null;
-  engine: string | null;
-  images: {
-    original: string;
-    heatmap: string;
-    reconstruction: string | null;
-    thumbnail: string;
-  } | null;
-}
+/** One inspections row as the inspector produces it: the database's NewInspection with the PNG keys grouped
+ * (null for an error row); the station spreads them into the key columns when it inserts. */
+export type InspectionRecord = Omit<
+  NewInspection,
+  'originalKey' | 'heatmapKey' | 'reconstructionKey' | 'thumbnailKey' | 'overlayKey'
+> & {
+  images: { original: string; heatmap: string; reconstruction: string | null; thumbnail: string } | null;
+};
 
 /** Times of each stage (ms), for the benchmark's "which stage bounds throughput". */
 export interface StageTimes {

@@ -2,6 +2,7 @@
 // The station sends 'start' (or 'start' with resume) and 'cancel'; the worker reports throttled progress
 // and the finished model's meta. Cancelling keeps the checkpoint, so the job can be resumed later.
 import { parentPort } from 'node:worker_threads';
+import type { TrainingProgress } from '../../common/api';
 import { describeBackend, selectBackend, type ModelMeta } from '../../ml';
 import { trainModel, type TrainModelOptions } from '../tasks/train-model';
 
@@ -13,20 +14,8 @@ export type ToTrainingWorker =
     }
   | { type: 'cancel' };
 
-export interface WorkerProgress {
-  phase: string;
-  epoch: number;
-  epochs: number;
-  step: number;
-  steps: number;
-  losses: Record<string, number>;
-  imagesPerSecond: number;
-  etaSeconds: number | null;
-  validationLoss: number | null;
-}
-
 export type FromTrainingWorker =
-  | { type: 'progress'; progress: WorkerProgress }
+  | { type: 'progress'; progress: TrainingProgress }
   | { type: 'done'; meta: ModelMeta; backend: string }
   | { type: 'cancelled' }
   | { type: 'failed'; message: string };
@@ -42,7 +31,7 @@ port.on('message', (m: ToTrainingWorker) => {
 });
 
 async function run(m: Extract<ToTrainingWorker, { type: 'start' }>): Promise<void> {
-  let last: WorkerProgress = {
+  let last: TrainingProgress = {
     phase: 'starting',
     epoch: 0,
     epochs: m.options.epochs,
@@ -54,7 +43,7 @@ async function run(m: Extract<ToTrainingWorker, { type: 'start' }>): Promise<voi
     validationLoss: null,
   };
   let lastSent = 0;
-  const emit = (p: Partial<WorkerProgress>, force = false) => {
+  const emit = (p: Partial<TrainingProgress>, force = false) => {
     last = { ...last, ...p };
     const now = Date.now();
     if (force || now - lastSent > 500) {

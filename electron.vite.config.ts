@@ -1,7 +1,7 @@
 // Build for the three Electron targets. `npm run build` needs only the electron *package* (for its
 // version), not the Electron binary, so it works where the binary could not be downloaded.
 //
-// main:     src/main/index.ts    -> out/main/index.js     (ESM; dependencies stay external)
+// main:     src/main/index.ts    -> out/main/index.js     (ESM; dependencies stay external), plus the workers
 // preload:  src/preload/index.ts -> out/preload/index.cjs (CommonJS: sandboxed preloads cannot be ESM)
 // renderer: src/renderer         -> out/renderer          (Vue 3 + pinia, bundled)
 import { resolve } from 'node:path';
@@ -26,11 +26,21 @@ export default defineConfig({
   main: {
     build: {
       // Dependencies are externalized by default (build.externalizeDeps), as electron-vite does.
-      lib: { entry: resolve(import.meta.dirname, 'src/main/index.ts') },
+      // The worker threads are entries of their own: the station starts them by file name next to index.js.
+      lib: {
+        entry: {
+          index: resolve(import.meta.dirname, 'src/main/index.ts'),
+          'scoring-worker': resolve(import.meta.dirname, 'src/main/station/scoring-worker.ts'),
+          'training-worker': resolve(import.meta.dirname, 'src/main/station/training-worker.ts'),
+          'evaluation-worker': resolve(import.meta.dirname, 'src/main/station/evaluation-worker.ts'),
+        },
+      },
     },
   },
   preload: {
     build: {
+      // A sandboxed preload can require only 'electron': bundle everything else (zod for the method list).
+      externalizeDeps: false,
       lib: { entry: resolve(import.meta.dirname, 'src/preload/index.ts') },
       rolldownOptions: {
         output: { format: 'cjs', entryFileNames: '[name].cjs' },

@@ -10,11 +10,15 @@ export const PRODUCT_NAME = 'Anomaly Station';
 /** Which host the renderer runs in: the Electron shell, or a plain browser over HTTP/WebSocket. */
 export type StationShell = 'electron' | 'browser';
 
-/** What the Electron preload exposes today (the StationApi over IPC comes with the UI issue). */
-export interface ShellInfo {
-  readonly shell: 'electron';
-  readonly versions: { readonly electron: string; readonly chrome: string; readonly node: string };
-}
+/** The IPC channels between the Electron preload and main (the only two the preload may use). */
+export const IPC_CALL = 'station:call';
+export const IPC_EVENT = 'station:event';
+/** Custom protocol the Electron renderer loads inspection images from: station://image/<id>/<kind>. */
+export const IMAGE_SCHEME = 'station';
+
+/** An IPC reply: Electron drops custom error fields across IPC, so errors travel as data. */
+export type IpcReply =
+  { ok: true; value: unknown } | { ok: false; error: { code: StationError['code']; message: string } };
 
 export const METHOD_NAMES = ['ganomaly', 'egbad', 'anogan'] as const;
 export const IMAGE_KINDS = ['original', 'overlay', 'heatmap', 'reconstruction', 'thumbnail'] as const;
@@ -111,6 +115,10 @@ export const requestSchemas = {
   resumeTraining: z.object({ jobId: id }).strict(),
   listTrainingJobs: z.object({}).strict(),
   verifyAudit: z.object({}).strict(),
+  getCalibration: z.object({ modelId: id }).strict(),
+  evaluateModel: z
+    .object({ modelId: id, data: folder, maxPerType: z.number().int().min(1).max(10_000).optional() })
+    .strict(),
 } as const;
 
 export type Requests = { [K in keyof typeof requestSchemas]: z.input<(typeof requestSchemas)[K]> };
@@ -123,6 +131,8 @@ export interface StationInfo {
   product: string;
   version: string;
   shell: StationShell | 'cli';
+  /** e.g. "Electron 45.4.1 (Chrome 142, Node 24.9.0)" or "station served over HTTP (Node 24.9.0)". */
+  shellDetail: string;
   /** e.g. "tfjs 4.22.0 (wasm)"; and per model, the scoring engine in ModelSummary.engine. */
   backend: string;
   dataDir: string;
@@ -196,6 +206,8 @@ export interface Inspection {
   errorText: string | null;
   engine: string | null;
   hasImages: boolean;
+  /** False for patch-mode models: their reconstructions are per patch, and no full-image one is kept. */
+  hasReconstruction: boolean;
   /** The latest decision, if any. */
   decision: 'defect' | 'false_alarm' | null;
 }
@@ -239,6 +251,46 @@ export interface TrainingProgress {
   imagesPerSecond: number;
   etaSeconds: number | null;
   validationLoss: number | null;
+  /** One entry per finished epoch: the loss chart survives a reload of the UI. */
+  history: { epoch: number; losses: Record<string, number>; validationLoss: number | null }[];
+  /** Latest epoch's held-out samples, each a PNG data URL of input | reconstruction side by side. */
+  samples: string[];
+}
+
+/** The held-out scores a model was calibrated on, for the Calibrate view's histogram and threshold slider. */
+export interface CalibrationData {
+  modelId: number;
+  /** The calibrated threshold (raw score); lines may override it. */
+  threshold: number | null;
+  method: 'quantile' | 'f1' | null;
+  targetFalseAlarmRate: number | null;
+  goodScores: number[];
+  defectScores: number[];
+  /** Why there are no scores to plot (a model trained before scores were kept), else null. */
+  missingReason: string | null;
+}
+
+export interface EvaluationRow {
+  type: string;
+  images: number;
+  auroc: number;
+  auprc: number;
+  f1: number;
+  pixelAuroc: number | null;
+}
+
+/** `station eval` on a labelled MVTec-layout folder, run in a worker. Scores let the UI draw the ROC curve. */
+export interface Evaluation {
+  modelId: number;
+  data: string;
+  engine: string;
+  threshold: number;
+  overall: EvaluationRow;
+  perType: EvaluationRow[];
+  falseAlarmRate: number;
+  imagesPerSecond: number;
+  scores: { type: string; score: number }[];
+  skipped: number;
 }
 
 export interface AuditResult {
@@ -275,6 +327,8 @@ export interface Responses {
   resumeTraining: TrainingJob;
   listTrainingJobs: TrainingJob[];
   verifyAudit: AuditResult;
+  getCalibration: CalibrationData;
+  evaluateModel: Evaluation;
 }
 
 // ---------- events ----------

@@ -1,17 +1,7 @@
-// Preload bridge (sandboxed, context-isolated): the only door between the renderer and Electron.
-//
-// For now it exposes a tiny read-only `ShellInfo`. The StationApi over IPC (same type as the HTTP transport)
-// is added here with the UI issue.
-import { contextBridge } from 'electron';
-import type { ShellInfo } from '../common/api';
+// Preload bridge (sandboxed, context-isolated): the only door between the renderer and Electron. It exposes
+// exactly the StationApi as `window.station` — the same typed interface the renderer uses over HTTP in a
+// browser — and nothing else: no ipcRenderer, no Node.
+import { contextBridge, ipcRenderer } from 'electron';
+import { createStationBridge } from './bridge';
 
-const info: ShellInfo = {
-  shell: 'electron',
-  versions: {
-    electron: process.versions.electron,
-    chrome: process.versions.chrome,
-    node: process.versions.node,
-  },
-};
-
-contextBridge.exposeInMainWorld('station', info);
+contextBridge.exposeInMainWorld('station', createStationBridge(ipcRenderer));

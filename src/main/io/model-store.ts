@@ -60,6 +60,8 @@ async function readNetworks(root: string, names: string[]): Promise<Record<strin
 
 /** The ONNX export every exportable model folder carries (scored by ONNX Runtime in the station). */
 export const ONNX_FILE = 'model.onnx';
+/** The held-out good (and known defect) scores the threshold was calibrated on: the Calibrate view plots them. */
+export const CALIBRATION_SCORES_FILE = 'calibration-scores.json';
 
 /** Write a complete model folder atomically (replacing an older one at `dir`), with its ONNX export if given. */
 export async function saveModel(
@@ -67,12 +69,15 @@ export async function saveModel(
   meta: ModelMeta,
   nets: Record<string, tf.io.ModelArtifacts>,
   onnx?: Uint8Array,
+  calibrationScores?: { good: number[]; defect: number[] },
 ): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   await writeNetworks(tmp, nets);
   if (onnx) await writeFile(join(tmp, ONNX_FILE), onnx);
+  if (calibrationScores)
+    await writeFile(join(tmp, CALIBRATION_SCORES_FILE), JSON.stringify(calibrationScores));
   await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
   // Keep a running checkpoint (if any) with the model: resume needs it until the job is done.
   if (existsSync(join(dir, 'checkpoint'))) await rename(join(dir, 'checkpoint'), join(tmp, 'checkpoint'));

@@ -4,12 +4,16 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve, sep } from 'node:path';
 import {
   PRODUCT_NAME,
   StationError,
   type AuditResult,
+  type CalibrationData,
+  type Evaluation,
   type Decision,
   type Inspection,
   type LineSummary,
@@ -22,7 +26,7 @@ import {
   type StationShell,
   type TrainingJob,
 } from '../../common/api';
-import { readModelMeta } from '../io/model-store';
+import { CALIBRATION_SCORES_FILE, readModelMeta } from '../io/model-store';
 import { ArtifactStore } from './artifacts';
 import {
   DuplicateInspectionError,
@@ -45,7 +49,8 @@ import {
   type StageTimes,
 } from './inspector';
 import { LineWatcher, type WatchStatus } from './line-watcher';
-import { ScorerPool, ScorerUnavailableError } from './scorer-pool';
+import type { EvaluationRequest, FromEvaluationWorker } from './evaluation-worker';
+import { ScorerPool, ScorerUnavailableError, workerUrl } from './scorer-pool';
 import { TrainingJobs } from './training-jobs';
 
 /** Images a scoring worker takes at once. Twice as many are kept in flight, so one batch is decoded while
@@ -68,6 +73,8 @@ export interface StationOptions {
   /** Retry delay after a storage failure (ms). Default 5000. */
   retryMs?: number;
   version?: string;
+  /** How the shell describes itself in Settings, e.g. "Electron 45.4.1 (Chrome 142, Node 24.9.0)". */
+  shellDetail?: string;
 }
 
 interface Queued {
@@ -103,6 +110,7 @@ export class Station implements StationApi {
   private operator: Operator | null = null;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly evaluations = new Set<Worker>();
   /** Cumulative stage times, for the station benchmark. */
   readonly stageTimes: StageTimes = { read: 0, decode: 0, score: 0, write: 0 };
 
@@ -418,6 +426,7 @@ export class Station implements StationApi {
       product: PRODUCT_NAME,
       version: this.o.version ?? '0.0.0',
       shell: this.o.shell ?? 'cli',
+      shellDetail: this.o.shellDetail ?? `${this.o.shell ?? 'cli'} (Node ${process.versions.node})`,
       backend: this.o.backend ?? 'auto',
       dataDir: this.dataDir,
       operator: this.operator,
@@ -602,12 +611,78 @@ export class Station implements StationApi {
     return this.db.verifyAuditChain();
   }
 
+  async getCalibration(req: Requests['getCalibration']): Promise<CalibrationData> {
+    const model = this.db.getModel(req.modelId);
+    if (!model) throw new StationError(`model ${req.modelId} not found`, 'not-found');
+    const cal = model.calibration;
+    const base = {
+      modelId: model.id,
+      threshold: cal?.threshold ?? null,
+      method: cal?.method ?? null,
+      targetFalseAlarmRate: cal?.targetFalseAlarmRate ?? null,
+    };
+    try {
+      const kept = JSON.parse(await readFile(join(model.folder, CALIBRATION_SCORES_FILE), 'utf8')) as {
+        good?: unknown;
+        defect?: unknown;
+      };
+      const numbers = (v: unknown) =>
+        Array.isArray(v) ? v.filter((x): x is number => typeof x === 'number' && Number.isFinite(x)) : [];
+      return {
+        ...base,
+        goodScores: numbers(kept.good),
+        defectScores: numbers(kept.defect),
+        missingReason: null,
+      };
+    } catch {
+      return {
+        ...base,
+        goodScores: [],
+        defectScores: [],
+        missingReason: `${model.name} keeps no held-out scores (${CALIBRATION_SCORES_FILE} is missing: trained before the station kept them); retrain it to see the histogram`,
+      };
+    }
+  }
+
+  /** Evaluate a registered model on a labelled folder in a worker thread; lines keep scoring meanwhile. */
+  async evaluateModel(req: Requests['evaluateModel']): Promise<Evaluation> {
+    const model = this.db.getModel(req.modelId);
+    if (!model) throw new StationError(`model ${req.modelId} not found`, 'not-found');
+    if (!existsSync(req.data)) throw new StationError(`folder not found: ${req.data}`, 'invalid');
+    const { url, execArgv } = workerUrl('evaluation-worker');
+    const workerData: EvaluationRequest = {
+      modelId: model.id,
+      modelName: model.name,
+      modelDir: model.folder,
+      data: resolve(req.data),
+      maxPerType: req.maxPerType,
+      backend: this.o.backend,
+      engine: this.o.engine ?? 'auto',
+      threads: this.o.threads ?? Math.max(1, Math.floor(availableParallelism() / 2)),
+    };
+    const w = new Worker(url, { execArgv, workerData, name: `evaluate ${model.name}` });
+    this.evaluations.add(w);
+    try {
+      const m = await new Promise<FromEvaluationWorker>((res, rej) => {
+        w.once('message', res);
+        w.once('error', rej);
+        w.once('exit', (code) => rej(new Error(`evaluation stopped (worker exit ${code})`)));
+      });
+      if (m.type === 'failed') throw new StationError(`evaluation failed: ${m.message}`, 'invalid');
+      return m.evaluation;
+    } finally {
+      this.evaluations.delete(w);
+      await w.terminate();
+    }
+  }
+
   /** Stop watching, scoring and training; close the database. In-flight files stay unscored (caught up later). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.lines.keys()].map((id) => this.stopLine(id)));
     await this.jobs.close();
+    await Promise.all([...this.evaluations].map((w) => w.terminate()));
     await this.pool.close();
     this.db.close();
   }
@@ -653,6 +728,7 @@ export function toInspection(r: InspectionRow): Inspection {
     errorText: r.errorText,
     engine: r.engine,
     hasImages: r.originalKey !== null,
+    hasReconstruction: r.reconstructionKey !== null,
     decision: r.decision,
   };
 }

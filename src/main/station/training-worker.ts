@@ -2,8 +2,10 @@
 // The station sends 'start' (or 'start' with resume) and 'cancel'; the worker reports throttled progress
 // and the finished model's meta. Cancelling keeps the checkpoint, so the job can be resumed later.
 import { parentPort } from 'node:worker_threads';
+import sharp from 'sharp';
 import type { TrainingProgress } from '../../common/api';
 import { describeBackend, selectBackend, type ModelMeta } from '../../ml';
+import type { TrainProgress } from '../../ml/train';
 import { trainModel, type TrainModelOptions } from '../tasks/train-model';
 
 export type ToTrainingWorker =
@@ -41,6 +43,8 @@ async function run(m: Extract<ToTrainingWorker, { type: 'start' }>): Promise<voi
     imagesPerSecond: 0,
     etaSeconds: null,
     validationLoss: null,
+    history: [],
+    samples: [],
   };
   let lastSent = 0;
   const emit = (p: Partial<TrainingProgress>, force = false) => {
@@ -58,25 +62,56 @@ async function run(m: Extract<ToTrainingWorker, { type: 'start' }>): Promise<voi
       backend,
       signal: abort.signal,
       onPhase: (phase) => emit({ phase }, true),
-      onProgress: (p) =>
-        emit(
-          {
-            phase: 'training',
-            epoch: p.epoch,
-            epochs: p.epochs,
-            step: p.step,
-            steps: p.stepsPerEpoch,
-            losses: p.losses,
-            imagesPerSecond: p.imagesPerSecond,
-            etaSeconds: Number.isFinite(p.etaSeconds) ? p.etaSeconds : null,
-            validationLoss: p.validationLoss ?? last.validationLoss,
-          },
-          p.kind === 'epoch',
-        ),
+      onProgress: (p) => void progress(p),
     });
     send({ type: 'done', meta: r.meta, backend: describeBackend(backend) });
   } catch (e) {
     if (abort.signal.aborted) send({ type: 'cancelled' });
     else send({ type: 'failed', message: (e as Error).message });
   }
+
+  async function progress(p: TrainProgress): Promise<void> {
+    if (p.kind === 'epoch') {
+      last.history = [
+        ...last.history,
+        { epoch: p.epoch, losses: p.losses, validationLoss: p.validationLoss ?? null },
+      ];
+      if (p.samples) last.samples = await samplePngs(p.samples);
+    }
+    emit(
+      {
+        phase: 'training',
+        epoch: p.epoch,
+        epochs: p.epochs,
+        step: p.step,
+        steps: p.stepsPerEpoch,
+        losses: p.losses,
+        imagesPerSecond: p.imagesPerSecond,
+        etaSeconds: Number.isFinite(p.etaSeconds) ? p.etaSeconds : null,
+        validationLoss: p.validationLoss ?? last.validationLoss,
+      },
+      p.kind === 'epoch',
+    );
+  }
+}
+
+/** Each held-out sample as a PNG data URL: input | reconstruction side by side, for the Train view. */
+async function samplePngs(samples: NonNullable<TrainProgress['samples']>): Promise<string[]> {
+  return Promise.all(
+    samples.map(async ({ input, reconstruction, width, height, channels }) => {
+      const pair = Buffer.alloc(width * 2 * height * channels);
+      for (let y = 0; y < height; y++)
+        for (let x = 0; x < width * channels; x++) {
+          const row = y * width * 2 * channels;
+          pair[row + x] = Math.round(Math.min(1, Math.max(0, input[y * width * channels + x])) * 255);
+          pair[row + width * channels + x] = Math.round(
+            Math.min(1, Math.max(0, reconstruction[y * width * channels + x])) * 255,
+          );
+        }
+      const png = await sharp(pair, { raw: { width: width * 2, height, channels: channels as 1 | 3 } })
+        .png()
+        .toBuffer();
+      return `data:image/png;base64,${png.toString('base64')}`;
+    }),
+  );
 }

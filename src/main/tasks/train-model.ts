@@ -178,7 +178,10 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
     };
     // AnoGAN's latent search needs gradients, so it has no ONNX form; the others carry model.onnx.
     const onnx = config.method === 'anogan' ? undefined : exportOnnx(detector);
-    await saveModel(o.out, meta, await detectorArtifacts(detector), onnx);
+    await saveModel(o.out, meta, await detectorArtifacts(detector), onnx, {
+      good: calScored.map((s) => s.score),
+      defect: defectScores ?? [],
+    });
     await removeCheckpoint(o.out);
     return { meta, result, skipped };
   } finally {

@@ -1,0 +1,80 @@
+// History: filtered inspections, paged with the station's keyset cursors (constant cost at any depth).
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import type { Inspection, InspectionDetail, Requests } from '../../../common/api';
+import { errorText, station } from '../station';
+import { useSession } from './session';
+
+export type HistoryFilters = Omit<Requests['queryInspections'], 'cursor' | 'limit'>;
+
+export const useHistory = defineStore('history', () => {
+  const filters = ref<HistoryFilters>({});
+  const rows = ref<Inspection[]>([]);
+  const total = ref(0);
+  const pageSize = ref(50);
+  /** Cursors of the pages before the current one (undefined = the first page), and the next page's. */
+  const cursors = ref<(string | undefined)[]>([]);
+  const cursor = ref<string | undefined>(undefined);
+  const nextCursor = ref<string | null>(null);
+  const selected = ref<InspectionDetail | null>(null);
+  const loading = ref(false);
+
+  async function fetchPage(): Promise<void> {
+    loading.value = true;
+    try {
+      const r = await station.queryInspections({
+        ...filters.value,
+        cursor: cursor.value,
+        limit: pageSize.value,
+      });
+      rows.value = r.rows;
+      total.value = r.total;
+      nextCursor.value = r.nextCursor;
+    } catch (e) {
+      useSession().notify(`history: ${errorText(e)}`);
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  async function search(f: HistoryFilters): Promise<void> {
+    filters.value = f;
+    cursors.value = [];
+    cursor.value = undefined;
+    await fetchPage();
+  }
+
+  async function next(): Promise<void> {
+    if (!nextCursor.value) return;
+    cursors.value = [...cursors.value, cursor.value];
+    cursor.value = nextCursor.value;
+    await fetchPage();
+  }
+
+  async function previous(): Promise<void> {
+    if (!cursors.value.length) return;
+    cursor.value = cursors.value.at(-1);
+    cursors.value = cursors.value.slice(0, -1);
+    await fetchPage();
+  }
+
+  async function select(id: number | null): Promise<void> {
+    selected.value = id === null ? null : await station.getInspection({ id });
+  }
+
+  return {
+    filters,
+    rows,
+    total,
+    pageSize,
+    cursors,
+    nextCursor,
+    selected,
+    loading,
+    search,
+    next,
+    previous,
+    select,
+    fetchPage,
+  };
+});

@@ -1,0 +1,252 @@
+// End to end in a real browser: Debian's Chromium (through playwright-core) drives the built renderer,
+// served with the real station over HTTP + WebSocket (the same StationApi the Electron preload carries).
+// A real model, real camera folder, real SQLite. Screenshots of every view at 1366x768 are kept in
+// test-artifacts/e2e/ to look at.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveHttp, type RunningServer } from '../../src/main/station/http-server';
+import { validated } from '../../src/main/station/in-process';
+import { Station } from '../../src/main/station/station';
+import { tempDir } from '../helpers/fixtures';
+import { dropPart, trainTinyModel, waitFor } from '../helpers/station-fixtures';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const ROOT = resolve(import.meta.dirname, '../..');
+const SHOTS = join(ROOT, 'test-artifacts', 'e2e');
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium)
+  console.warn(`e2e skipped: no Chromium at ${CHROMIUM} (apt install chromium, or set CHROMIUM_PATH)`);
+
+const t = tempDir('station-e2e-');
+let station: Station;
+let server: RunningServer;
+let browser: Browser;
+let page: Page;
+let cam: string;
+let goodFolder: string;
+const pageErrors: string[] = [];
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+}
+
+async function view(id: string): Promise<void> {
+  await page.goto(`${server.url}/#/${id}`);
+  await page
+    .locator('nav a.active')
+    .filter({ hasText: new RegExp(id, 'i') })
+    .waitFor();
+}
+
+describe.skipIf(!haveChromium)('the station UI in Chromium', () => {
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    // The renderer as the app ships it (electron-vite build; ~2 s).
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
+    const modelDir = await trainTinyModel(t.dir);
+    goodFolder = join(t.dir, 'tiny-good');
+    cam = join(t.dir, 'camera');
+    mkdirSync(cam);
+    station = await Station.open({
+      dataDir: join(t.dir, 'data'),
+      backend: 'wasm',
+      settleMs: 150,
+      shell: 'browser',
+    });
+    const model = await station.registerModel({ folder: modelDir });
+    await station.addLine({ name: 'Line 1', folder: cam, modelId: model.id });
+    server = await serveHttp(validated(station), { port: 0, staticDir: join(ROOT, 'out', 'renderer') });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--headless',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    // CSP violations and script errors show up here; the UI must have none.
+    page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('response', (r) => r.status() >= 400 && pageErrors.push(`HTTP ${r.status()} ${r.url()}`));
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await station?.close();
+    t.cleanup();
+  });
+
+  it('Live shows images as they arrive, by events', async () => {
+    await view('live');
+    await page.getByText('Waiting for the first image').waitFor();
+    await shot('01-live-empty');
+    for (let i = 0; i < 3; i++) await dropPart(cam, `good-${i}.png`, 9000 + i);
+    await dropPart(cam, 'defect-a.png', 9100, true);
+    await dropPart(cam, 'defect-b.png', 9101, true);
+    await page.locator('[data-test=live-total]').filter({ hasText: /^5$/ }).waitFor({ timeout: 60_000 });
+    const flagged = Number(await page.locator('[data-test=live-flagged]').textContent());
+    const rows = (await station.queryInspections({ limit: 100 })).rows;
+    expect(flagged).toBe(rows.filter((r) => r.verdict === 'flag').length);
+    expect(flagged).toBeGreaterThanOrEqual(2);
+    // The latest image and its heatmap really loaded (not a broken image icon).
+    const loaded = await page
+      .locator('.live img')
+      .evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
+    expect(loaded.length).toBeGreaterThanOrEqual(2);
+    expect(loaded.every((w) => w > 0)).toBe(true);
+    await shot('02-live');
+  }, 90_000);
+
+  it('Settings signs the operator in and says which backend and shell run', async () => {
+    await view('settings');
+    await page.locator('[data-test=signin-name]').fill('Ana Operator');
+    await page.locator('[data-test=signin-badge]').fill('B-1042');
+    await page.locator('[data-test=signin-submit]').click();
+    await page.locator('[data-test=signed-in]').getByText('Ana Operator').waitFor();
+    expect(await page.locator('[data-test=shell]').textContent()).toMatch(/browser/);
+    expect(await page.locator('[data-test=backend]').textContent()).toMatch(/wasm/);
+    await shot('03-settings');
+  });
+
+  it('Review: a flagged image with its heatmap; confirm one and reject one by keyboard', async () => {
+    await view('review');
+    const queue = await station.reviewQueue({ limit: 100 });
+    expect(queue.length).toBeGreaterThanOrEqual(2);
+    await page.locator('[data-test=review-position]').getByText(`1 of ${queue.length}`).waitFor();
+    // Runs in the page: the heatmap image has really loaded.
+    await page.waitForFunction(
+      "(() => { const i = document.querySelector('[data-test=review-heatmap]'); return !!i && i.complete && i.naturalWidth > 0; })()",
+    );
+    await shot('04-review');
+    const first = queue[0].id;
+    const second = queue[1].id;
+    await page.locator('[data-test=review-comment]').fill('blob at top left, "clearly" visible');
+    await page.locator('body').click({ position: { x: 5, y: 700 } }); // leave the comment box
+    await page.keyboard.press('d');
+    await page
+      .locator('[data-test=review-position]')
+      .getByText(`1 of ${queue.length - 1}`)
+      .waitFor();
+    await page.keyboard.press('f');
+    await waitFor(
+      'two decisions',
+      async () => (await station.getInspection({ id: second })).decisions.length === 1,
+    );
+    const a = await station.getInspection({ id: first });
+    const b = await station.getInspection({ id: second });
+    expect(a.decisions.map((d) => [d.decision, d.operator, d.comment])).toEqual([
+      ['defect', 'Ana Operator', 'blob at top left, "clearly" visible'],
+    ]);
+    expect(b.decisions.map((d) => [d.decision, d.operator])).toEqual([['false_alarm', 'Ana Operator']]);
+
+    // Undo: back to the last decision; the next key appends a correction, never an edit.
+    await page.keyboard.press('u');
+    await page.locator('[data-test=correcting]').waitFor();
+    await page.keyboard.press('d');
+    await waitFor(
+      'the correction',
+      async () => (await station.getInspection({ id: second })).decisions.length === 2,
+    );
+    const corrected = await station.getInspection({ id: second });
+    expect(corrected.decisions.map((d) => d.decision)).toEqual(['false_alarm', 'defect']);
+    expect(corrected.decisions[1].correctsDecisionId).toBe(corrected.decisions[0].id);
+    expect(corrected.decision).toBe('defect');
+    expect((await station.verifyAudit()).ok).toBe(true);
+  }, 60_000);
+
+  it('History shows both decisions with the operator, filtered and in detail', async () => {
+    await view('history');
+    await page.locator('[data-test=history-row]').first().waitFor();
+    expect(await page.locator('[data-test=history-row]').count()).toBe(5);
+    await page.locator('[data-test=filter-verdict]').selectOption('flag');
+    await page.locator('[data-test=history-search]').click();
+    const flagged = (await station.queryInspections({ verdict: 'flag', limit: 100 })).total;
+    await page.locator('[data-test=history-total]').getByText(`of ${flagged}`).waitFor();
+    const decisions = await page.locator('[data-test=history-decision]').allTextContents();
+    expect(decisions.filter((d) => d === 'confirmed defect')).toHaveLength(2);
+    await page.locator('[data-test=history-row]').filter({ hasText: 'confirmed defect' }).first().click();
+    await page.locator('[data-test=history-detail]').waitFor();
+    const entries = await page.locator('[data-test=history-decision-entry]').allTextContents();
+    expect(entries.length).toBeGreaterThanOrEqual(1);
+    expect(entries.every((e) => e.includes('Ana Operator'))).toBe(true);
+    await shot('05-history');
+  });
+
+  it('Lines lists the line with its status and engine', async () => {
+    await view('lines');
+    const row = page.locator('[data-test=line-row]').filter({ hasText: 'Line 1' });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/watching/);
+    await shot('06-lines');
+  });
+
+  it('Models: train a tiny model from the UI and watch its progress', async () => {
+    await view('models');
+    const form = page.locator('[data-test=train-form]');
+    await form.locator('[data-test=train-name]').fill('ui-trained');
+    await form.locator('[data-test=train-data]').fill(goodFolder);
+    await form.locator('[data-test=train-epochs]').fill('2');
+    await form.locator('[data-test=train-holdout]').fill('0.4'); // 60 images: 12 to stop early, 12 to calibrate
+    await form.locator('[data-test=train-size]').selectOption('32');
+    await form.locator('[data-test=train-channels]').selectOption('1');
+    await form.locator('[data-test=train-start]').click();
+    const card = page.locator('[data-test=job-card]').filter({ hasText: 'ui-trained' });
+    await card.waitFor();
+    await card.locator('[data-test=job-progress]').waitFor({ timeout: 60_000 });
+    await shot('07-models-training');
+    const finished = page
+      .locator('[data-test=job-card]:is([data-state=done], [data-state=failed])')
+      .filter({ hasText: 'ui-trained' });
+    await finished.waitFor({ timeout: 170_000 });
+    expect(await finished.getAttribute('data-state'), (await finished.textContent()) ?? '').toBe('done');
+    const models = await station.listModels();
+    expect(models.map((m) => m.name)).toContain('ui-trained');
+    await shot('08-models-trained');
+  }, 200_000);
+
+  it('Calibrate: moving the threshold shows the expected rates; applying it changes the line', async () => {
+    await view('models');
+    await page.getByRole('row').filter({ hasText: 'tiny' }).first().click();
+    const panel = page.locator('[data-test=calibrate-panel]');
+    await panel.waitFor();
+    const before = await panel.locator('[data-test=false-alarm-rate]').textContent();
+    const input = panel.locator('[data-test=threshold-input]');
+    const cal = await station.getCalibration({ modelId: 1 });
+    const low = Math.min(...cal.goodScores);
+    await input.fill(String(low));
+    await input.press('Enter');
+    await panel
+      .locator('[data-test=false-alarm-rate]')
+      .filter({ hasNotText: before ?? '' })
+      .waitFor();
+    const expected = cal.goodScores.filter((s) => s > low).length / cal.goodScores.length;
+    expect(await panel.locator('[data-test=false-alarm-rate]').textContent()).toContain(
+      `${(expected * 100).toFixed(1)}`,
+    );
+    await shot('09-calibrate');
+    await panel.locator('[data-test=apply-line]').selectOption({ index: 1 }); // the one line on this model
+    await panel.locator('[data-test=apply-threshold]').click();
+    await waitFor('the line threshold override', async () => {
+      const [line] = await station.listLines({});
+      return (
+        line.thresholdOverride !== null && Math.abs(line.thresholdOverride - low) < 1e-6 * Math.max(1, low)
+      );
+    });
+  });
+
+  it('had no script errors or CSP violations', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});

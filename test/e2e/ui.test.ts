@@ -100,6 +100,8 @@ describe.skipIf(!haveChromium)('the station UI in Chromium', () => {
     const rows = (await station.queryInspections({ limit: 100 })).rows;
     expect(flagged).toBe(rows.filter((r) => r.verdict === 'flag').length);
     expect(flagged).toBeGreaterThanOrEqual(2);
+    // The backlog drains back to 0 on screen too (line-status events), not only in the station.
+    await page.locator('[data-test=live-backlog]').filter({ hasText: /^0$/ }).waitFor();
     // The latest image and its heatmap really loaded (not a broken image icon).
     const loaded = await page
       .locator('.live img')
@@ -205,12 +207,14 @@ describe.skipIf(!haveChromium)('the station UI in Chromium', () => {
     const card = page.locator('[data-test=job-card]').filter({ hasText: 'ui-trained' });
     await card.waitFor();
     await card.locator('[data-test=job-progress]').waitFor({ timeout: 60_000 });
+    await card.scrollIntoViewIfNeeded();
     await shot('07-models-training');
     const finished = page
       .locator('[data-test=job-card]:is([data-state=done], [data-state=failed])')
       .filter({ hasText: 'ui-trained' });
     await finished.waitFor({ timeout: 170_000 });
     expect(await finished.getAttribute('data-state'), (await finished.textContent()) ?? '').toBe('done');
+    await finished.scrollIntoViewIfNeeded();
     const models = await station.listModels();
     expect(models.map((m) => m.name)).toContain('ui-trained');
     await shot('08-models-trained');

@@ -13,6 +13,7 @@ import { Station } from '../station/station';
 import type { LineSummary, StationApi } from '../../common/api';
 import { DEMO_DATA, ensureDemoModel } from './demo';
 import { formatInspection } from './station-commands';
+import { APP_VERSION } from './version';
 
 export async function cmdStart(argv: string[], backend: BackendStatus): Promise<number> {
   const { values } = parseArgs({
@@ -27,7 +28,12 @@ export async function cmdStart(argv: string[], backend: BackendStatus): Promise<
   });
   const dataDir = resolve(values['data-dir']);
   const modelDir = await ensureDemoModel(backend, dataDir);
-  const station = await Station.open({ dataDir, backend: backend.name, shell: 'browser' });
+  const station = await Station.open({
+    dataDir,
+    backend: backend.name,
+    shell: 'browser',
+    version: APP_VERSION,
+  });
   const api = validated(station);
   const demo = await startDemoLine(api, dataDir, modelDir, Number(values.every));
   const line = demo.line;

@@ -7,6 +7,7 @@ import { serveHttp, newToken, isLoopback } from '../station/http-server';
 import { Station } from '../station/station';
 import { validated } from '../station/in-process';
 import type { EnginePreference } from '../station/engine-choice';
+import { APP_VERSION } from './version';
 
 const DEFAULT_DATA_DIR = '.station';
 const ENGINES = ['auto', 'tfjs', 'onnxruntime'];
@@ -37,6 +38,7 @@ function openStation(values: { 'data-dir': string; engine: string; threads?: str
     threads: values.threads === undefined ? undefined : Math.max(1, Number(values.threads) || 1),
     backend: values.backend,
     shell: 'cli',
+    version: APP_VERSION,
   });
 }
 

@@ -92,6 +92,7 @@ interface LineRuntime {
   engine: string | null;
   engineReason: string | null;
   backlog: number;
+  backlogTimer?: NodeJS.Timeout;
 }
 
 export class Station implements StationApi {
@@ -230,6 +231,7 @@ export class Station implements StationApi {
     const rt = this.lines.get(id);
     if (!rt) return;
     this.lines.delete(id);
+    clearTimeout(rt.backlogTimer);
     await rt.watcher?.close();
   }
 
@@ -300,7 +302,10 @@ export class Station implements StationApi {
     this.pending.add(key);
     this.queue.push({ lineId, file, receivedAt: new Date() });
     const rt = this.lines.get(lineId);
-    if (rt) rt.backlog += 1;
+    if (rt) {
+      rt.backlog += 1;
+      this.backlogChanged(rt);
+    }
     this.pump();
   }
 
@@ -321,11 +326,25 @@ export class Station implements StationApi {
           this.active -= 1;
           this.pending.delete(this.lineKey(job.lineId, job.file));
           const rt = this.lines.get(job.lineId);
-          if (rt) rt.backlog = Math.max(0, rt.backlog - 1);
+          if (rt) {
+            rt.backlog = Math.max(0, rt.backlog - 1);
+            this.backlogChanged(rt);
+          }
           if (!this.active && !this.queue.length) this.idleWaiters.splice(0).forEach((w) => w());
           this.pump();
         });
     }
+  }
+
+  /** Backlog changes reach clients as line-status events, at most twice a second per line (a burst of
+   * 1,000 files must not become 2,000 events), and always once the backlog is back to 0. */
+  private backlogChanged(rt: LineRuntime): void {
+    if (rt.backlogTimer) return;
+    rt.backlogTimer = setTimeout(() => {
+      rt.backlogTimer = undefined;
+      if (!this.closed && this.lines.get(rt.row.id) === rt)
+        this.emit({ type: 'line-status', line: this.lineSummary(rt.row.id) });
+    }, 500);
   }
 
   /** Scoring batches sent so far, over every model (benchmarks). */
@@ -426,7 +445,7 @@ export class Station implements StationApi {
       product: PRODUCT_NAME,
       version: this.o.version ?? '0.0.0',
       shell: this.o.shell ?? 'cli',
-      shellDetail: this.o.shellDetail ?? `${this.o.shell ?? 'cli'} (Node ${process.versions.node})`,
+      shellDetail: this.o.shellDetail ?? defaultShellDetail(this.o.shell ?? 'cli'),
       backend: this.o.backend ?? 'auto',
       dataDir: this.dataDir,
       operator: this.operator,
@@ -686,6 +705,12 @@ export class Station implements StationApi {
     await this.pool.close();
     this.db.close();
   }
+}
+
+function defaultShellDetail(shell: StationShell | 'cli'): string {
+  const node = `Node ${process.versions.node}`;
+  if (shell === 'browser') return `a web browser; the station serves it over HTTP + WebSocket (${node})`;
+  return `${shell} (${node})`;
 }
 
 // ---------- row -> API shapes ----------

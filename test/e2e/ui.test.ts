@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveHttp, type RunningServer } from '../../src/main/station/http-server';
 import { validated } from '../../src/main/station/in-process';
 import { Station } from '../../src/main/station/station';
-import { tempDir } from '../helpers/fixtures';
+import { tempDir, writeMvtecSet } from '../helpers/fixtures';
 import { dropPart, trainTinyModel, waitFor } from '../helpers/station-fixtures';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -249,6 +249,21 @@ describe.skipIf(!haveChromium)('the station UI in Chromium', () => {
       );
     });
   });
+
+  it('Evaluate: a labelled folder gives the ROC curve and the same AUROC as the station computes', async () => {
+    const labelled = join(t.dir, 'labelled');
+    await writeMvtecSet(labelled, { train: 0, testGood: 12, testBad: 12 });
+    const panel = page.locator('[data-test=model-detail]');
+    await panel.locator('[data-test=model-tab-evaluate]').click();
+    await panel.locator('[data-test=evaluate-data]').fill(labelled);
+    await panel.locator('[data-test=evaluate-start]').click();
+    const result = panel.locator('[data-test=evaluate-result]');
+    await result.waitFor({ timeout: 90_000 });
+    const direct = await station.evaluateModel({ modelId: 1, data: labelled });
+    expect(await result.textContent()).toContain(direct.overall.auroc.toFixed(3));
+    await result.scrollIntoViewIfNeeded();
+    await shot('10-evaluate');
+  }, 120_000);
 
   it('had no script errors or CSP violations', () => {
     expect(pageErrors).toEqual([]);

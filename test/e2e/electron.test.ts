@@ -38,7 +38,7 @@ describe.skipIf(!haveElectron)('the Electron app', () => {
       await page.locator('nav').waitFor();
       expect(await page.title()).toBe('Anomaly Station');
       const seen = await page.evaluate(async () => {
-        const w = window as unknown as {
+        const w = (globalThis as unknown as { window: unknown }).window as {
           station: Record<string, unknown>;
           require?: unknown;
           process?: unknown;

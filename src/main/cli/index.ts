@@ -4,6 +4,7 @@
 //   station score --model MODEL IMAGE... [--heatmap OUT_DIR]
 //   station dataset fashion-mnist --class N --out DIR
 //   station serve | watch | verify-audit   (the station core: see station-commands.ts)
+//   station report --from ISO --to ISO ...  (audit report PDF / CSV: see report-command.ts)
 //   station backend
 import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
@@ -28,6 +29,7 @@ import { loadModel } from '../io/model-store';
 import { chooseEngine, type EnginePreference } from '../station/engine-choice';
 import { cmdStart } from './demo-station';
 import { cmdServe, cmdVerifyAudit, cmdWatch, STATION_USAGE } from './station-commands';
+import { cmdReport, REPORT_USAGE } from './report-command';
 
 const USAGE = `station <command> [options]
 
@@ -45,6 +47,7 @@ commands:
            with the demo model judging a demo line fed by a demo camera, served on http://127.0.0.1:5317
   demo     [--data-dir DIR] train (once) and evaluate a GANomaly on the bundled DeepPCB sample, write heatmaps
 ${STATION_USAGE}
+${REPORT_USAGE}
   export   --model MODEL --onnx FILE   write the model's ONNX graph (GANomaly, EGBAD) and check it against tfjs
   backend  print the ML backend this machine gets and why
 
@@ -303,6 +306,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'verify-audit':
         return await cmdVerifyAudit(rest);
+      case 'report':
+        return await cmdReport(rest);
       case 'backend':
         await header(parseArgs({ args: rest, options: { backend: { type: 'string' } } }).values.backend);
         return 0;

@@ -206,6 +206,11 @@ export interface InspectionFilters {
   /** Range on the normalised score, inclusive. */
   minScore?: number;
   maxScore?: number;
+  /**
+   * Only rows with id <= maxId: a snapshot (lastInspectionId), so the several queries of one report see
+   * the same rows while the station keeps inserting.
+   */
+  maxId?: number;
 }
 
 export interface PageOptions {
@@ -233,6 +238,17 @@ export interface LineStats {
   falseAlarm: number;
   /** Flags without a decision. */
   unreviewed: number;
+}
+
+/** One group of periodCounts: a line's inspections on one UTC day by one model, verdict and latest decision. */
+export interface PeriodCountRow {
+  lineId: number;
+  /** YYYY-MM-DD, the UTC date of scored_at. */
+  day: string;
+  modelId: number | null;
+  verdict: Verdict;
+  decision: DecisionValue | null;
+  n: number;
 }
 
 /** The queries whose plans the UI depends on, for `queryPlan` (tests and diagnostics). */
@@ -1073,9 +1089,28 @@ export class StationDatabase {
     return { rows, nextCursor: more ? encodeCursor(rows[limit - 1]) : null };
   }
 
+  /** The newest inspection's id (0 when there is none): a snapshot bound for InspectionFilters.maxId. */
+  lastInspectionId(): number {
+    return this.get<{ id: number | null }>('SELECT max(id) AS id FROM inspections')!.id ?? 0;
+  }
+
   countInspections(filters: InspectionFilters = {}): number {
     const { where, params } = filterSql(filters);
     return this.get<{ n: number }>(`SELECT count(*) AS n FROM inspections i ${where}`, ...params)!.n;
+  }
+
+  /**
+   * Inspection counts grouped by line, UTC day, model, verdict and latest decision: one aggregate query
+   * over the period's index range, so report summaries cost the same memory for a day or a year.
+   */
+  periodCounts(filters: InspectionFilters = {}): PeriodCountRow[] {
+    const { where, params } = filterSql(filters);
+    return this.all(
+      `SELECT i.line_id AS lineId, substr(i.scored_at, 1, 10) AS day, i.model_id AS modelId, i.verdict,
+         i.decision, count(*) AS n
+       FROM inspections i ${where} GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1, 3, 4, 5`,
+      ...params,
+    );
   }
 
   /** Verdict and decision counts for a line since a time (a shift, a day). */
@@ -1446,6 +1481,11 @@ function filterSql(f: InspectionFilters): { where: string; terms: string[]; para
   if (f.maxScore !== undefined) {
     terms.push('i.normalized_score <= ?');
     params.push(finiteOrNull('maxScore', f.maxScore));
+  }
+  if (f.maxId !== undefined) {
+    // Unary + keeps the planner on the time index (as in pageQuery).
+    terms.push('+i.id <= ?');
+    params.push(f.maxId);
   }
   return { where: terms.length ? `WHERE ${terms.join(' AND ')}` : '', terms, params };
 }

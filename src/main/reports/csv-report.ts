@@ -1,0 +1,128 @@
+// The report's CSV: one row per inspection in the period with its latest decision, streamed from the
+// database through csv-stringify to the file. RFC 4180 (header row, CRLF, fields quoted when they hold a
+// comma, quote or line break), station times as stored (ISO 8601 UTC with milliseconds), and safe to open
+// in a spreadsheet: text starting with = + - @ tab or CR gets a leading apostrophe so it is never run as a
+// formula (numbers stay numbers).
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { stringify } from 'csv-stringify';
+import type { InspectionWithDecision, StationDatabase } from '../station/database';
+import { decisionVerified, reportRows, rowNames, type ReportSummary } from './report-data';
+
+/** Column key -> header, in file order. */
+export const CSV_COLUMNS = {
+  inspectionId: 'inspection_id',
+  lineId: 'line_id',
+  line: 'line',
+  filePath: 'file_path',
+  fileSize: 'file_size',
+  sha256: 'sha256',
+  receivedAt: 'received_at',
+  scoredAt: 'scored_at',
+  model: 'model',
+  modelVersion: 'model_version',
+  engine: 'engine',
+  rawScore: 'raw_score',
+  normalizedScore: 'normalized_score',
+  threshold: 'threshold',
+  verdict: 'verdict',
+  errorText: 'error_text',
+  decision: 'latest_decision',
+  decidedBy: 'decided_by',
+  decidedAt: 'decided_at',
+  comment: 'comment',
+  decisionCount: 'decision_count',
+  decisionId: 'decision_id',
+  decisionHash: 'decision_hash',
+  decisionVerified: 'decision_in_verified_chain',
+  lot: 'lot_label',
+} as const;
+
+type CsvRecord = Record<keyof typeof CSV_COLUMNS, string | number | null>;
+
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** Text a spreadsheet would evaluate (=, +, -, @, or a tab / CR before one) is prefixed with an apostrophe. */
+export function neutraliseFormula(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value;
+}
+
+function toRecord(
+  r: InspectionWithDecision,
+  names: ReturnType<typeof rowNames>,
+  s: ReportSummary,
+): CsvRecord {
+  const d = r.latestDecision;
+  return {
+    inspectionId: r.id,
+    lineId: r.lineId,
+    line: names.line(r.lineId),
+    filePath: r.filePath,
+    fileSize: r.fileSize,
+    sha256: r.sha256,
+    receivedAt: r.receivedAt,
+    scoredAt: r.scoredAt,
+    model: names.model(r.modelId)?.name ?? null,
+    modelVersion: r.modelVersion,
+    engine: r.engine,
+    rawScore: r.rawScore,
+    normalizedScore: r.normalizedScore,
+    threshold: r.threshold,
+    verdict: r.verdict,
+    errorText: r.errorText,
+    decision: d?.decision ?? null,
+    decidedBy: d?.operator ?? null,
+    decidedAt: d?.decidedAt ?? null,
+    comment: d?.comment ?? null,
+    decisionCount: r.decisionCount,
+    decisionId: d?.id ?? null,
+    decisionHash: d?.hash ?? null,
+    decisionVerified: d ? (decisionVerified(s, d.id) ? 'yes' : 'no') : null,
+    // The database has no lots: the report's label, repeated so the file carries it on its own.
+    lot: s.lot,
+  };
+}
+
+/** Write the CSV (via a temp file renamed into place, so a failed export leaves no half file); returns the row count. */
+export async function writeCsvReport(
+  db: StationDatabase,
+  summary: ReportSummary,
+  file: string,
+): Promise<number> {
+  const names = rowNames(db);
+  let rows = 0;
+  const records = new Transform({
+    objectMode: true,
+    transform(r: InspectionWithDecision, _enc, done) {
+      rows++;
+      const record = toRecord(r, names, summary);
+      for (const key of Object.keys(record) as (keyof CsvRecord)[]) {
+        const v = record[key];
+        if (typeof v === 'string') record[key] = neutraliseFormula(v);
+      }
+      done(null, record);
+    },
+  });
+  const tmp = `${file}.partial`;
+  try {
+    await pipeline(
+      Readable.from(reportRows(db, summary)),
+      records,
+      stringify({
+        header: true,
+        columns: Object.entries(CSV_COLUMNS).map(([key, header]) => ({ key, header })),
+        record_delimiter: 'windows',
+        // Full precision: a score reads back as the number the database holds.
+        cast: { number: (n) => String(n) },
+      }),
+      createWriteStream(tmp),
+    );
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  return rows;
+}

@@ -3,6 +3,7 @@
 // (tests, CLI) all carry exactly this; main, preload and renderer import their types from this file.
 // Requests are validated with these zod schemas at every boundary (a renderer is never trusted).
 import { z } from 'zod';
+import type { ReportSummary } from './report';
 
 /** The name shown in window titles and the UI. */
 export const PRODUCT_NAME = 'Anomaly Station';
@@ -33,6 +34,16 @@ const folder = z
   .max(4096)
   .refine((p) => !p.includes('\0'), 'path contains a NUL byte');
 const isoTime = z.string().datetime({ offset: true });
+
+/** A report's period (end exclusive), one line or all, and an optional lot/batch label. */
+const reportPeriod = z.object({
+  from: isoTime,
+  to: isoTime,
+  lineId: id.optional(),
+  lot: text(80).optional(),
+});
+/** Report files are named by the station (no folders, no dots before the extension but the one). */
+export const REPORT_FILE_NAME = /^[A-Za-z0-9_-]{1,120}\.(pdf|csv)$/;
 
 // ---------- request schemas, one per method ----------
 
@@ -119,6 +130,12 @@ export const requestSchemas = {
   evaluateModel: z
     .object({ modelId: id, data: folder, maxPerType: z.number().int().min(1).max(10_000).optional() })
     .strict(),
+  previewReport: reportPeriod.strict(),
+  exportReport: reportPeriod
+    .extend({ pdf: z.boolean(), csv: z.boolean() })
+    .strict()
+    .refine((r) => r.pdf || r.csv, 'exportReport: ask for a PDF, a CSV or both'),
+  getReportFile: z.object({ name: z.string().regex(REPORT_FILE_NAME, 'not a report file name') }).strict(),
 } as const;
 
 export type Requests = { [K in keyof typeof requestSchemas]: z.input<(typeof requestSchemas)[K]> };
@@ -306,6 +323,25 @@ export interface ImageData {
   data: Uint8Array;
 }
 
+export interface ExportedReport {
+  summary: ReportSummary;
+  files: {
+    format: 'pdf' | 'csv';
+    /** File name, for getReportFile and the download URL. */
+    name: string;
+    /** Where the station saved it (its data folder's reports/). */
+    path: string;
+    bytes: number;
+    /** PDF pages or CSV rows. */
+    count: number;
+  }[];
+}
+
+export interface ReportFileData {
+  contentType: 'application/pdf' | 'text/csv';
+  data: Uint8Array;
+}
+
 export interface Responses {
   getInfo: StationInfo;
   signIn: Operator;
@@ -329,6 +365,9 @@ export interface Responses {
   verifyAudit: AuditResult;
   getCalibration: CalibrationData;
   evaluateModel: Evaluation;
+  previewReport: ReportSummary;
+  exportReport: ExportedReport;
+  getReportFile: ReportFileData;
 }
 
 // ---------- events ----------

@@ -12,6 +12,8 @@ import {
 export interface HttpStationApi extends StationApi {
   /** URL an <img> can load for an inspection's image (the token rides along when one is set). */
   imageUrl(inspectionId: number, kind: ImageKind): string;
+  /** URL that downloads an exported report. */
+  reportUrl(name: string): string;
   close(): void;
 }
 
@@ -61,26 +63,29 @@ export function connectHttp(baseUrl: string, token?: string): HttpStationApi {
       };
     },
     imageUrl: (id: number, kind: ImageKind) => `${base}/api/image/${id}/${kind}${q}`,
+    reportUrl: (name: string) => `${base}/api/report/${encodeURIComponent(name)}${q}`,
     close() {
       closed = true;
       socket?.close();
     },
   };
-  for (const m of API_METHODS) {
-    api[m] =
-      m === 'getImage'
-        ? async (req: { inspectionId: number; kind: ImageKind }) => {
-            const res = await fetch(`${base}/api/image/${req.inspectionId}/${req.kind}`, { headers });
-            if (!res.ok) {
-              const body = (await res.json()) as { error?: { code: StationError['code']; message: string } };
-              throw new StationError(
-                body.error?.message ?? `HTTP ${res.status}`,
-                body.error?.code ?? 'internal',
-              );
-            }
-            return { contentType: 'image/png', data: new Uint8Array(await res.arrayBuffer()) };
-          }
-        : (req: unknown) => call(m, req);
-  }
+  // Binary results are plain GETs (an <img> or a download link can use the same URLs).
+  const getBytes = async (path: string): Promise<Uint8Array> => {
+    const res = await fetch(`${base}${path}`, { headers });
+    if (!res.ok) {
+      const body = (await res.json()) as { error?: { code: StationError['code']; message: string } };
+      throw new StationError(body.error?.message ?? `HTTP ${res.status}`, body.error?.code ?? 'internal');
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  };
+  for (const m of API_METHODS) api[m] = (req: unknown) => call(m, req);
+  api.getImage = async (req: { inspectionId: number; kind: ImageKind }) => ({
+    contentType: 'image/png',
+    data: await getBytes(`/api/image/${req.inspectionId}/${req.kind}`),
+  });
+  api.getReportFile = async (req: { name: string }) => ({
+    contentType: req.name.endsWith('.pdf') ? 'application/pdf' : 'text/csv',
+    data: await getBytes(`/api/report/${encodeURIComponent(req.name)}`),
+  });
   return api as unknown as HttpStationApi;
 }

@@ -17,7 +17,7 @@ import { IMAGE_SCHEME, PRODUCT_NAME } from '../common/api';
 import { selectBackend, describeBackend } from '../ml';
 import { ensureDemoModel } from './cli/demo';
 import { startDemoLine } from './cli/demo-station';
-import { forwardEvents, imageResponse, serveIpc } from './electron/ipc';
+import { forwardEvents, protocolResponse, serveIpc } from './electron/ipc';
 import { validated } from './station/in-process';
 import { Station } from './station/station';
 
@@ -108,7 +108,7 @@ async function startStation(): Promise<void> {
   });
   const api = validated(station);
   serveIpc(ipcMain, api, isTrustedUrl);
-  protocol.handle(IMAGE_SCHEME, (req) => imageResponse(api, req.url));
+  protocol.handle(IMAGE_SCHEME, (req) => protocolResponse(api, req.url));
   forwardEvents(api, () => mainWindow?.webContents ?? null);
 
   api.onEvent((e) => {

@@ -127,9 +127,14 @@ describe.skipIf(!haveChromium)('the station UI in Chromium', () => {
     const queue = await station.reviewQueue({ limit: 100 });
     expect(queue.length).toBeGreaterThanOrEqual(2);
     await page.locator('[data-test=review-position]').getByText(`1 of ${queue.length}`).waitFor();
-    // Runs in the page: the heatmap image has really loaded.
-    await page.waitForFunction(
-      "(() => { const i = document.querySelector('[data-test=review-heatmap]'); return !!i && i.complete && i.naturalWidth > 0; })()",
+    // The heatmap image has really loaded (locator.evaluate runs as a function call, which the page's CSP
+    // allows; a string predicate would need eval).
+    const heatmap = page.locator('[data-test=review-heatmap]');
+    await waitFor('the heatmap image', () =>
+      heatmap.evaluate((i) => {
+        const img = i as unknown as { complete: boolean; naturalWidth: number };
+        return img.complete && img.naturalWidth > 0;
+      }),
     );
     await shot('04-review');
     const first = queue[0].id;
@@ -264,6 +269,33 @@ describe.skipIf(!haveChromium)('the station UI in Chromium', () => {
     await result.scrollIntoViewIfNeeded();
     await shot('10-evaluate');
   }, 120_000);
+
+  it('Reports: the preview shows the database’s numbers; export gives a PDF and a CSV to download', async () => {
+    await view('reports');
+    await page.locator('[data-test=report-preview]').click();
+    const summary = page.locator('[data-test=report-summary]');
+    await summary.waitFor();
+    const all = await page.locator('[data-test=report-row]').first().locator('td').allTextContents();
+    const rows = (await station.queryInspections({ limit: 1000 })).rows;
+    const count = (f: (r: (typeof rows)[number]) => boolean) => String(rows.filter(f).length);
+    expect(all.slice(0, 4)).toEqual([
+      'All lines',
+      String(rows.length),
+      count((r) => r.verdict === 'pass'),
+      count((r) => r.verdict === 'flag'),
+    ]);
+    expect(await page.locator('[data-test=report-audit]').textContent()).toMatch(/verified/);
+    await page.locator('[data-test=report-export]').click();
+    const links = page.locator('[data-test=report-download]');
+    await links.first().waitFor({ timeout: 60_000 });
+    const hrefs = await links.evaluateAll((as) => as.map((a) => (a as unknown as { href: string }).href));
+    expect(hrefs).toHaveLength(2);
+    const pdf = Buffer.from(await (await fetch(hrefs.find((h) => h.endsWith('.pdf'))!)).arrayBuffer());
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    const csv = await (await fetch(hrefs.find((h) => h.endsWith('.csv'))!)).text();
+    expect(csv.trim().split('\r\n')).toHaveLength(rows.length + 1); // header + one row per inspection
+    await shot('11-reports');
+  }, 90_000);
 
   it('had no script errors or CSP violations', () => {
     expect(pageErrors).toEqual([]);

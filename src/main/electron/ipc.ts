@@ -3,13 +3,12 @@
 // The preload (src/preload/bridge.ts) is its other half.
 import {
   IMAGE_KINDS,
-  IMAGE_SCHEME,
   IPC_CALL,
   IPC_EVENT,
+  REPORT_FILE_NAME,
   StationError,
   isApiMethod,
   parseRequest,
-  type ApiMethod,
   type ImageKind,
   type IpcReply,
   type StationApi,
@@ -74,24 +73,36 @@ const STATUS: Record<StationError['code'], number> = {
 };
 
 /**
- * `station://image/<inspectionId>/<kind>`: images resolved through the database by id, never a path from
- * the renderer. Anything else is a 400/404.
+ * The station:// protocol: `station://image/<inspectionId>/<kind>` (resolved through the database by id) and
+ * `station://report/<name>` (a report the station exported, by its name), never a path from the renderer.
+ * Anything else is a 400/404.
  */
-export async function imageResponse(api: Pick<StationApi, 'getImage'>, url: string): Promise<Response> {
-  const m = /^station:\/\/image\/(\d{1,15})\/([a-z]+)$/.exec(url);
-  const kind = m?.[2];
-  if (!m || !IMAGE_KINDS.includes(kind as ImageKind))
-    return new Response(`not an image URL: ${url}`, { status: 400 });
+export async function protocolResponse(
+  api: Pick<StationApi, 'getImage' | 'getReportFile'>,
+  url: string,
+): Promise<Response> {
+  const image = /^station:\/\/image\/(\d{1,15})\/([a-z]+)$/.exec(url);
+  const report = /^station:\/\/report\/([^/?#]+)$/.exec(url);
+  const kind = image?.[2];
   try {
-    const img = await api.getImage({ inspectionId: Number(m[1]), kind: kind as ImageKind });
-    return new Response(img.data as Uint8Array<ArrayBuffer>, {
-      headers: { 'Content-Type': img.contentType, 'Cache-Control': 'private, max-age=31536000, immutable' },
-    });
+    if (image && IMAGE_KINDS.includes(kind as ImageKind)) {
+      const img = await api.getImage({ inspectionId: Number(image[1]), kind: kind as ImageKind });
+      return new Response(img.data as Uint8Array<ArrayBuffer>, {
+        headers: { 'Content-Type': img.contentType, 'Cache-Control': 'private, max-age=31536000, immutable' },
+      });
+    }
+    if (report && REPORT_FILE_NAME.test(report[1])) {
+      const file = await api.getReportFile({ name: report[1] });
+      return new Response(file.data as Uint8Array<ArrayBuffer>, {
+        headers: {
+          'Content-Type': file.contentType,
+          'Content-Disposition': `attachment; filename="${report[1]}"`,
+        },
+      });
+    }
+    return new Response(`not a station URL: ${url}`, { status: 400 });
   } catch (e) {
     const code = e instanceof StationError ? e.code : 'internal';
     return new Response((e as Error).message, { status: STATUS[code] });
   }
 }
-
-export const IMAGE_URL_PREFIX = `${IMAGE_SCHEME}://image/`;
-export type { ApiMethod };

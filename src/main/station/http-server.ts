@@ -2,6 +2,7 @@
 //   POST /api/<method>              JSON request -> JSON response (validated with the shared schemas)
 //   GET  /api/image/<id>/<kind>     PNG, looked up through the database by inspection id (never a path)
 //   GET  /api/events  (WebSocket)   the event stream
+//   GET  /api/report/<name>         an exported audit report (PDF/CSV), by the name the station gave it
 //   GET  /*                         the built renderer (out/renderer), with a strict CSP
 // Binds to 127.0.0.1 by default. Any other address requires a token (Authorization: Bearer, or ?token= for
 // the WebSocket and images); on loopback the Host header must name loopback too (no DNS rebinding). A
@@ -113,6 +114,17 @@ export async function serveHttp(api: StationApi, o: HttpServerOptions = {}): Pro
         res.writeHead(200, {
           'Content-Type': r.contentType,
           'Cache-Control': 'private, max-age=86400, immutable',
+        });
+        res.end(r.data);
+        return;
+      }
+      const report = /^\/api\/report\/([^/]+)$/.exec(url.pathname);
+      if (report && req.method === 'GET') {
+        const r = await api.getReportFile(parseRequest('getReportFile', { name: report[1] }));
+        res.writeHead(200, {
+          'Content-Type': r.contentType,
+          'Content-Disposition': `attachment; filename="${report[1]}"`,
+          'Cache-Control': 'no-store',
         });
         res.end(r.data);
         return;

@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve, sep } from 'node:path';
@@ -14,6 +15,8 @@ import {
   type AuditResult,
   type CalibrationData,
   type Evaluation,
+  type ExportedReport,
+  type ReportFileData,
   type Decision,
   type Inspection,
   type LineSummary,
@@ -37,6 +40,8 @@ import {
   type ModelRow,
   type StationDatabase,
 } from './database';
+import type { ReportSummary } from '../../common/report';
+import { reportSummary, writeReport, type ReportOptions } from '../reports';
 import type { EnginePreference } from './engine-choice';
 import {
   inspect,
@@ -75,6 +80,8 @@ export interface StationOptions {
   version?: string;
   /** How the shell describes itself in Settings, e.g. "Electron 45.4.1 (Chrome 142, Node 24.9.0)". */
   shellDetail?: string;
+  /** The station's name on audit reports. Default: the machine's host name. */
+  stationName?: string;
 }
 
 interface Queued {
@@ -100,6 +107,7 @@ export class Station implements StationApi {
   readonly db: StationDatabase;
   readonly artifacts: ArtifactStore;
   readonly modelsDir: string;
+  readonly reportsDir: string;
   private readonly pool: ScorerPool;
   private readonly jobs: TrainingJobs;
   private readonly events = new EventEmitter();
@@ -119,6 +127,7 @@ export class Station implements StationApi {
     this.dataDir = resolve(o.dataDir);
     mkdirSync(this.dataDir, { recursive: true });
     this.modelsDir = join(this.dataDir, 'models');
+    this.reportsDir = join(this.dataDir, 'reports');
     mkdirSync(this.modelsDir, { recursive: true });
     this.db = openDatabase(join(this.dataDir, 'station.db'));
     this.artifacts = new ArtifactStore(join(this.dataDir, 'images'));
@@ -660,6 +669,68 @@ export class Station implements StationApi {
         defectScores: [],
         missingReason: `${model.name} keeps no held-out scores (${CALIBRATION_SCORES_FILE} is missing: trained before the station kept them); retrain it to see the histogram`,
       };
+    }
+  }
+
+  // ---------- audit reports ----------
+
+  private reportOptions(req: Requests['previewReport'], generatedBy: string): ReportOptions {
+    if (req.lineId !== undefined && !this.db.getLine(req.lineId))
+      throw new StationError(`line ${req.lineId} not found`, 'not-found');
+    if (Date.parse(req.to) <= Date.parse(req.from))
+      throw new StationError('the report period must end after it starts', 'invalid');
+    return { ...req, generatedBy, stationName: this.o.stationName ?? hostname() };
+  }
+
+  /** The numbers a report would show, without writing it (the Reports view's preview). */
+  async previewReport(req: Requests['previewReport']): Promise<ReportSummary> {
+    return reportSummary(this.db, this.reportOptions(req, this.operator?.name ?? '(preview)'));
+  }
+
+  /** Write the PDF and/or CSV into the data folder's reports/; the signed-in user is named as their author. */
+  async exportReport(req: Requests['exportReport']): Promise<ExportedReport> {
+    if (!this.operator) throw new StationError('sign in first: a report names who generated it', 'refused');
+    const { pdf, csv, ...period } = req;
+    const options = this.reportOptions(period, this.operator.name);
+    await mkdir(this.reportsDir, { recursive: true });
+    const day = (iso: string) => iso.slice(0, 10);
+    // e.g. report-2026-11-17-to-2026-11-24-line2-20261123T071502Z: sortable, unique per second and period.
+    const made = new Date()
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
+    const stem = `report-${day(req.from)}-to-${day(req.to)}${req.lineId ? `-line${req.lineId}` : ''}-${made}`;
+    const files = {
+      pdf: pdf ? join(this.reportsDir, `${stem}.pdf`) : undefined,
+      csv: csv ? join(this.reportsDir, `${stem}.csv`) : undefined,
+    };
+    const written = await writeReport(this.db, this.artifacts, options, files);
+    const out: ExportedReport['files'] = [];
+    for (const format of ['pdf', 'csv'] as const) {
+      const path = files[format];
+      if (!path) continue;
+      out.push({
+        format,
+        name: basename(path),
+        path,
+        bytes: (await stat(path)).size,
+        count: (format === 'pdf' ? written.pdfPages : written.csvRows) ?? 0,
+      });
+    }
+    return { summary: written.summary, files: out };
+  }
+
+  /** A report written earlier, by file name only (never a path from a client). */
+  async getReportFile(req: Requests['getReportFile']): Promise<ReportFileData> {
+    const file = join(this.reportsDir, basename(req.name));
+    try {
+      const data = await readFile(file);
+      return {
+        contentType: file.endsWith('.pdf') ? 'application/pdf' : 'text/csv',
+        data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      };
+    } catch {
+      throw new StationError(`no report named ${req.name}`, 'not-found');
     }
   }
 

@@ -13,7 +13,7 @@ import {
 } from '../../../src/common/api';
 import {
   forwardEvents,
-  imageResponse,
+  protocolResponse,
   serveIpc,
   type IpcCallEvent,
   type IpcMainLike,
@@ -168,19 +168,24 @@ describe('Electron IPC transport (main handler + preload bridge)', () => {
   it('serves station://image/<id>/<kind> through the database and nothing else', async () => {
     const [insp] = await station.latestInspections({ limit: 1 });
     expect(insp).toBeDefined();
-    const ok = await imageResponse(station, `station://image/${insp.id}/heatmap`);
+    const ok = await protocolResponse(station, `station://image/${insp.id}/heatmap`);
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toBe('image/png');
     const bytes = new Uint8Array(await ok.arrayBuffer());
     expect([...bytes.slice(1, 4)].map((b) => String.fromCharCode(b)).join('')).toBe('PNG');
 
     const expectStatus = async (url: string, status: number) =>
-      expect((await imageResponse(station, url)).status, url).toBe(status);
+      expect((await protocolResponse(station, url)).status, url).toBe(status);
     await expectStatus(`station://image/${insp.id}/../../station.db`, 400);
     await expectStatus(`station://image/${insp.id}/secrets`, 400);
     await expectStatus('station://image/abc/original', 400);
     await expectStatus('station://file/etc/passwd', 400);
     await expectStatus(`station://image/${insp.id}/original?x=../../a`, 400);
     await expectStatus('station://image/999999/original', 404);
+    // Reports by name only.
+    await expectStatus('station://report/..%2Fstation.db', 400);
+    await expectStatus('station://report/station.db', 400);
+    await expectStatus('station://report/a/b.pdf', 400);
+    await expectStatus('station://report/report-missing.pdf', 404);
   });
 });

@@ -100,6 +100,37 @@ describe('HTTP + WebSocket transport', () => {
     expect((await raw('/api/image/1/passwd')).status).toBe(400);
   });
 
+  it('exports audit reports for the signed-in user and serves them by name only', async () => {
+    const api = connectHttp(server.url);
+    const period = { from: '2020-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z' };
+    const preview = await api.previewReport(period);
+    expect(preview.overall.inspected).toBe((await api.queryInspections({ limit: 1 })).total);
+    await expect(api.exportReport({ ...period, pdf: true, csv: true })).rejects.toThrow(/sign in first/);
+    await expect(api.previewReport({ from: period.to, to: period.from })).rejects.toThrow(/must end after/);
+    await expect(api.exportReport({ ...period, pdf: false, csv: false })).rejects.toThrow(
+      /PDF, a CSV or both/,
+    );
+    await api.signIn({ name: 'Quality Manager' });
+    const out = await api.exportReport({ ...period, lot: 'LOT-7', pdf: true, csv: true });
+    expect(out.files.map((f) => f.format)).toEqual(['pdf', 'csv']);
+    const pdf = await fetch(api.reportUrl(out.files[0].name));
+    expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    expect(pdf.headers.get('content-disposition')).toContain(out.files[0].name);
+    expect(
+      Buffer.from(await pdf.arrayBuffer())
+        .subarray(0, 5)
+        .toString(),
+    ).toBe('%PDF-');
+    const csv = await api.getReportFile({ name: out.files[1].name });
+    expect(new TextDecoder().decode(csv.data).split('\r\n')[0]).toMatch(/^inspection_id,/);
+    expect(out.files[1].count).toBe(preview.overall.inspected);
+    // Names only: no folders, no traversal, no other files of the data folder.
+    for (const name of ['..%2Fstation.db', '..%2F..%2Fetc%2Fpasswd', 'station.db', 'x.pdf.exe'])
+      expect((await raw(`/api/report/${name}`)).status, name).toBe(400);
+    expect((await raw('/api/report/report-none.pdf')).status).toBe(404);
+    api.close();
+  });
+
   it('refuses a Host header that is not loopback (DNS rebinding)', async () => {
     const { request } = await import('node:http');
     const status = await new Promise<number>((resolve, reject) => {

@@ -694,11 +694,8 @@ export class Station implements StationApi {
     const options = this.reportOptions(period, this.operator.name);
     await mkdir(this.reportsDir, { recursive: true });
     const day = (iso: string) => iso.slice(0, 10);
-    // e.g. report-2026-11-17-to-2026-11-24-line2-20261123T071502Z: sortable, unique per second and period.
-    const made = new Date()
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z');
+    // e.g. report-2026-11-17-to-2026-11-24-line2-20261123T071502123Z: sortable, one file per export.
+    const made = new Date().toISOString().replace(/[-:.]/g, '');
     const stem = `report-${day(req.from)}-to-${day(req.to)}${req.lineId ? `-line${req.lineId}` : ''}-${made}`;
     const files = {
       pdf: pdf ? join(this.reportsDir, `${stem}.pdf`) : undefined,

@@ -297,6 +297,17 @@ describe.skipIf(!haveChromium)('the station UI in Chromium', () => {
     await shot('11-reports');
   }, 90_000);
 
+  it('fills a large monitor too (1920x1080 screenshots of Live and History)', async () => {
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await view('live');
+    await page.locator('[data-test=live-line]').waitFor();
+    await shot('12-live-1920');
+    await view('history');
+    await page.locator('[data-test=history-row]').first().waitFor();
+    await shot('13-history-1920');
+    await page.setViewportSize({ width: 1366, height: 768 });
+  });
+
   it('had no script errors or CSP violations', () => {
     expect(pageErrors).toEqual([]);
   });

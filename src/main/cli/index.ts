@@ -69,9 +69,9 @@ function backendArg(args: string[]): string | undefined {
   return args.find((a) => a.startsWith('--backend='))?.slice('--backend='.length);
 }
 
-async function header(backendFlag?: string) {
+async function header(backendFlag?: string, shell = 'cli') {
   const status = await selectBackend(backendFlag);
-  console.error(`${describeBackend(status)}\nshell: cli (node ${process.versions.node})`);
+  console.error(`${describeBackend(status)}\nshell: ${shell} (node ${process.versions.node})`);
   return status;
 }
 
@@ -280,13 +280,16 @@ export async function main(argv: string[]): Promise<number> {
         });
         const backend = await header(values.backend);
         console.log(
-          `Anomaly Station demo: the live station UI is not built yet, so this trains and evaluates a model on the bundled sample (${DEMO_DATA}).`,
+          `Anomaly Station demo: trains (once) and evaluates the demo model on the bundled sample (${DEMO_DATA}); \`npm start\` runs the live station.`,
         );
         await runDemo(backend, resolve(values['data-dir']));
         return 0;
       }
       case 'start': {
-        const backend = await header(backendArg(rest));
+        const backend = await header(
+          backendArg(rest),
+          'browser (the station and UI served over HTTP + WebSocket)',
+        );
         return await cmdStart(rest, backend);
       }
       case 'serve':

@@ -4,6 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Inspection, StationEvent } from '../../common/api';
 import { serveHttp, newToken, isLoopback } from '../station/http-server';
+import { openDatabase } from '../station/database';
 import { Station } from '../station/station';
 import { validated } from '../station/in-process';
 import type { EnginePreference } from '../station/engine-choice';
@@ -140,7 +141,6 @@ export async function cmdVerifyAudit(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { 'data-dir': common['data-dir'] } });
   const file = join(resolve(values['data-dir']), 'station.db');
   if (!existsSync(file)) throw new Error(`no station database at ${file}`);
-  const { openDatabase } = await import('../station/database');
   const db = openDatabase(file);
   try {
     const r = db.verifyAuditChain();

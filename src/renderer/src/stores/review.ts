@@ -39,17 +39,30 @@ export const useReview = defineStore('review', () => {
     if (queue.value.length === 1 && !correcting.value) void open(e.inspection.id);
   });
 
-  async function move(step: number): Promise<void> {
-    if (correcting.value) return;
-    const next = index.value + step;
-    if (next < 0 || next >= queue.value.length) return;
-    index.value = next;
-    await open(queue.value[next].id);
+  const move = (step: number) =>
+    serial(async () => {
+      if (correcting.value) return;
+      const next = index.value + step;
+      if (next < 0 || next >= queue.value.length) return;
+      index.value = next;
+      await open(queue.value[next].id);
+    });
+
+  // Keys can come faster than the station answers: decisions, undo and moves run one after another, in the
+  // order they were pressed, each on the state the previous one left.
+  let pendingKeys: Promise<unknown> = Promise.resolve();
+  function serial<T>(step: () => Promise<T>): Promise<T> {
+    const next = pendingKeys.then(step, step);
+    pendingKeys = next.catch(() => undefined);
+    return next;
   }
 
-  async function decide(decision: 'defect' | 'false_alarm', comment: string): Promise<boolean> {
+  const decide = (decision: 'defect' | 'false_alarm', comment: string) =>
+    serial(() => decideNow(decision, comment));
+
+  async function decideNow(decision: 'defect' | 'false_alarm', comment: string): Promise<boolean> {
     const item = current.value;
-    if (!item || busy.value) return false;
+    if (!item) return false;
     busy.value = true;
     try {
       const d = await station.decide({
@@ -73,13 +86,14 @@ export const useReview = defineStore('review', () => {
   }
 
   /** Go back to the last decision made here; the next decision on that part corrects it. */
-  async function undo(): Promise<void> {
-    const last = made.value.at(-1);
-    if (!last || correcting.value) return;
-    made.value = made.value.slice(0, -1);
-    correcting.value = last;
-    await open(last.inspectionId);
-  }
+  const undo = () =>
+    serial(async () => {
+      const last = made.value.at(-1);
+      if (!last || correcting.value) return;
+      made.value = made.value.slice(0, -1);
+      correcting.value = last;
+      await open(last.inspectionId);
+    });
 
   function cancelCorrection(): void {
     correcting.value = null;

@@ -5,9 +5,13 @@
 // pages, not memory: the flagged table's rows have a fixed height, so the page count n is known when the
 // table starts, and from there each page is stamped "Page i of n" and written out as soon as it is full
 // (pdfkit's bufferPages, flushed by hand; a buffered page costs hundreds of KB of small chunks).
-import { createWriteStream, type WriteStream } from 'node:fs';
+// Text is set in DejaVu Sans (and DejaVu Sans Mono for hashes), embedded and subset by pdfkit, so names in
+// any European alphabet, Greek or Cyrillic print as they are; what DejaVu has no glyph for (CJK, for one)
+// prints as "?" and the report says how many texts that happened to.
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { finished } from 'node:stream/promises';
 import PDFDocument from 'pdfkit';
 import sharp from 'sharp';
@@ -41,7 +45,14 @@ const COLOR = {
   ok: '#2e7d32',
   broken: '#c62828',
 };
-const FONT = { regular: 'Helvetica', bold: 'Helvetica-Bold', mono: 'Courier' };
+/** pdfkit names for the embedded fonts (registered on each document by `registerFonts`). */
+const FONT = { regular: 'DejaVuSans', bold: 'DejaVuSans-Bold', mono: 'DejaVuSansMono' };
+/** The font files, from the dejavu-fonts-ttf package (a dependency: external in the bundled main too). */
+const FONT_FILES: Record<keyof typeof FONT, string> = {
+  regular: 'dejavu-fonts-ttf/ttf/DejaVuSans.ttf',
+  bold: 'dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf',
+  mono: 'dejavu-fonts-ttf/ttf/DejaVuSansMono.ttf',
+};
 /** Flagged rows drawn between two waits for the file to catch up (and images loaded at once). */
 const FLAGGED_CHUNK = 64;
 /** Largest side of the thumbnails and heatmaps embedded in the PDF, in pixels (about 2x their printed size). */
@@ -51,14 +62,60 @@ const MAX_BARS = 92;
 
 export const NO_INSPECTIONS = 'No inspections in this period';
 
-/** What the standard PDF fonts can show (WinAnsi: Latin-1 and a few typographic marks), line breaks kept. */
-const NOT_WIN_ANSI = /[^\n\x20-\x7e\xa0-\xff€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]/gu;
+/** Text that needs no glyph check: printable ASCII (every font has it) and line breaks. */
+const PLAIN = /^[\n\x20-\x7e]*$/;
+/** Control characters (line breaks apart): never drawn, whatever a font maps them to. */
+const CONTROL = /[^\P{Cc}\n]/u;
+
+let fontData: Record<keyof typeof FONT, Buffer> | undefined;
+
+/** The fonts on this document, read once per process (about 1.8 MB; pdfkit embeds only the glyphs used). */
+function registerFonts(doc: Doc): void {
+  if (!fontData) {
+    const require = createRequire(import.meta.url);
+    const read = (f: string) => readFileSync(require.resolve(f));
+    fontData = {
+      regular: read(FONT_FILES.regular),
+      bold: read(FONT_FILES.bold),
+      mono: read(FONT_FILES.mono),
+    };
+  }
+  for (const k of Object.keys(FONT) as (keyof typeof FONT)[]) doc.registerFont(FONT[k], fontData[k]);
+}
+
+/** The fontkit font behind pdfkit's current font (pdfkit internals, untyped: checked rather than trusted). */
+interface GlyphFont {
+  postscriptName: string;
+  hasGlyphForCodePoint(cp: number): boolean;
+}
+function currentFont(doc: Doc): GlyphFont {
+  const font = (doc as unknown as { _font?: { font?: Partial<GlyphFont> } })._font?.font;
+  if (typeof font?.hasGlyphForCodePoint !== 'function' || typeof font.postscriptName !== 'string')
+    throw new Error('report: pdfkit no longer exposes its embedded font (doc._font.font)');
+  return font as GlyphFont;
+}
+
+/**
+ * Forget the text layouts pdfkit keeps for each embedded font: it caches every distinct word it ever
+ * measured or drew (timestamps, ids, paths: new ones on every row) for the life of the document, which for
+ * a long period is memory without bound. Cleared at each page, the cache still serves the repeated words.
+ * (Internals again; if pdfkit renames them this does nothing, and the benchmark's heap cap catches it.)
+ */
+function clearLayoutCaches(doc: Doc): void {
+  const fonts = (doc as unknown as { _fontFamilies?: Record<string, { layoutCache?: object }> })
+    ._fontFamilies;
+  for (const font of Object.values(fonts ?? {}))
+    if (font.layoutCache) font.layoutCache = Object.create(null) as object;
+}
 
 const int = (n: number): string => n.toLocaleString('en-US');
 const pct = (r: number | null): string => (r === null ? '–' : `${(r * 100).toFixed(2)}%`);
 const num = (v: number | null, digits = 5): string => (v === null ? '–' : v.toPrecision(digits));
 const decisionLabel = (d: string | null | undefined): string =>
   d === 'defect' ? 'Defect' : d === 'false_alarm' ? 'False alarm' : 'Unreviewed';
+
+/** A label / value row of `Layout.pairs`. */
+type Pair = [label: string, value: string, style?: { mono?: boolean; color?: string; bold?: boolean }];
 
 interface Column {
   header: string;
@@ -83,8 +140,10 @@ class Layout {
     this.y = MARGIN.top;
   }
 
-  /** Texts that had characters the standard fonts cannot show (replaced by "?"; the CSV has them exactly). */
+  /** Texts that had characters the report font cannot draw (replaced by "?"; the CSV has them exactly). */
   replacedTexts = 0;
+  /** Per font (PostScript name): whether it draws a code point, for the code points met so far. */
+  private readonly glyphs = new Map<string, Map<number, boolean>>();
 
   /** 0-based index of the page being drawn. */
   get pageIndex(): number {
@@ -105,6 +164,7 @@ class Layout {
   }
 
   newPage(): void {
+    clearLayoutCaches(this.doc);
     if (this.pageTotal !== null) {
       this.footer(this, this.pageIndex, this.pageTotal);
       this.doc.flushPages();
@@ -138,12 +198,31 @@ class Layout {
   }
 
   /**
-   * Text as the standard fonts can draw it. They cover WinAnsi only; anything else would come out as
-   * unrelated glyphs, so it becomes a visible "?" (embedding a Unicode font would need one shipped).
+   * Text as the current font can draw it: a character it has no glyph for (DejaVu covers the European
+   * alphabets, Greek, Cyrillic and more, but not CJK) would print as an empty box, so it becomes a visible
+   * "?", as do control characters. Set the font that will draw the text before calling this.
    */
   safe(text: string): string {
-    const out = text.replace(NOT_WIN_ANSI, '?');
-    if (out !== text) this.replacedTexts++;
+    if (PLAIN.test(text)) return text;
+    const font = currentFont(this.doc);
+    let known = this.glyphs.get(font.postscriptName);
+    if (!known) this.glyphs.set(font.postscriptName, (known = new Map()));
+    let out = '';
+    let replaced = false;
+    for (const ch of text) {
+      const cp = ch.codePointAt(0)!;
+      let ok = known.get(cp);
+      if (ok === undefined) {
+        ok = cp === 0x0a || (!CONTROL.test(ch) && font.hasGlyphForCodePoint(cp));
+        known.set(cp, ok);
+      }
+      if (ok) out += ch;
+      else {
+        out += '?';
+        replaced = true;
+      }
+    }
+    if (replaced) this.replacedTexts++;
     return out;
   }
 
@@ -153,17 +232,20 @@ class Layout {
 
   /** `text` cut with an ellipsis to fit `width` at the current font; `fromStart` keeps the end (paths). */
   fit(text: string, width: number, fromStart = false): string {
-    const flat = this.safe(text).replace(/\s*[\r\n]+\s*/g, ' ');
+    const flat = this.safe(text.replace(/\s*[\r\n]+\s*/g, ' '));
     if (this.doc.widthOfString(flat) <= width) return flat;
+    // Cut between code points, never inside a surrogate pair.
+    const chars = [...flat];
+    const cut = (n: number) =>
+      fromStart ? `…${chars.slice(chars.length - n).join('')}` : `${chars.slice(0, n).join('')}…`;
     let lo = 0;
-    let hi = flat.length;
+    let hi = chars.length;
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
-      const candidate = fromStart ? `…${flat.slice(flat.length - mid)}` : `${flat.slice(0, mid)}…`;
-      if (this.doc.widthOfString(candidate) <= width) lo = mid;
+      if (this.doc.widthOfString(cut(mid)) <= width) lo = mid;
       else hi = mid - 1;
     }
-    return fromStart ? `…${flat.slice(flat.length - lo)}` : `${flat.slice(0, lo)}…`;
+    return cut(lo);
   }
 
   /**
@@ -184,7 +266,7 @@ class Layout {
 
   /** Wrapped text clipped to a box (ellipsis when it does not fit); returns the height used. */
   box(text: string, x: number, y: number, width: number, maxHeight: number): number {
-    const safe = this.safe(text);
+    const safe = this.safe(text.replace(/\r\n?/g, '\n'));
     const h = Math.min(maxHeight, this.doc.heightOfString(safe, { width }));
     this.doc.text(safe, x, y, { width, height: maxHeight, ellipsis: true });
     return h;
@@ -212,8 +294,8 @@ class Layout {
 
   /** A wrapped paragraph across the content width (short ones: it is kept on one page). */
   paragraph(raw: string, size = 8.5, color = COLOR.muted): void {
-    const text = this.safe(raw);
     this.font(FONT.regular, size, color);
+    const text = this.safe(raw);
     const h = this.doc.heightOfString(text, { width: this.width });
     this.ensure(h + 4);
     this.doc.text(text, this.left, this.y, { width: this.width });
@@ -221,16 +303,13 @@ class Layout {
   }
 
   /** Label / value rows; a value may wrap. */
-  pairs(
-    rows: [string, string, { mono?: boolean; color?: string; bold?: boolean }?][],
-    labelWidth = 110,
-  ): void {
+  pairs(rows: Pair[], labelWidth = 110): void {
     for (const [label, raw, o] of rows) {
-      const value = this.safe(raw);
       const valueWidth = this.width - labelWidth;
       const valueFont = () =>
         this.font(o?.mono ? FONT.mono : o?.bold ? FONT.bold : FONT.regular, o?.mono ? 8.5 : 10, o?.color);
       valueFont();
+      const value = this.safe(raw);
       const h = Math.max(14, this.doc.heightOfString(value, { width: valueWidth }) + 3);
       this.ensure(h);
       this.font(FONT.bold, 10, COLOR.muted).text(label, this.left, this.y, { lineBreak: false });
@@ -243,7 +322,7 @@ class Layout {
 
   /** A table that continues on the next page with its header repeated. */
   table(columns: Column[], rows: string[][], opts: { boldRows?: Set<number>; size?: number } = {}): void {
-    const size = opts.size ?? 8;
+    const size = opts.size ?? 7.5;
     const rowH = size + 6;
     const total = columns.reduce((a, c) => a + c.width, 0);
     const widths = columns.map((c) => (c.width / total) * this.width);
@@ -251,10 +330,14 @@ class Layout {
     const header = () => {
       this.ensure(headerH + rowH);
       this.doc.rect(this.left, this.y, this.width, headerH).fill(COLOR.header);
-      this.font(FONT.bold, size - 0.5);
       let x = this.left;
       columns.forEach((c, i) => {
         const w = widths[i] - 6;
+        // Headers wrap between words only: a word wider than its column is set smaller, never broken.
+        const headerSize = size - 0.5;
+        this.font(FONT.bold, headerSize);
+        const widest = Math.max(...c.header.split(/\s+/).map((word) => this.doc.widthOfString(word)));
+        if (widest > w) this.font(FONT.bold, Math.max(5, (headerSize * w) / widest));
         const h = this.doc.heightOfString(c.header, { width: w });
         this.doc.text(c.header, x + 3, this.y + headerH - h - 3, {
           width: w,
@@ -322,16 +405,17 @@ function stackedBars(l: Layout, title: string, series: Series[], bars: Bar[], he
     doc.fillColor(COLOR.text);
     lx -= 10;
   }
-  const axisW = 36;
+  const maxTotal = Math.max(0, ...bars.map((b) => b.values.reduce((a, v) => a + v, 0)));
+  const step = niceStep(maxTotal, 4);
+  const yMax = Math.max(step, Math.ceil(maxTotal / step) * step);
+  l.font(FONT.regular, 6.5, COLOR.muted);
+  // Wide enough for the largest axis label.
+  const axisW = Math.max(36, doc.widthOfString(int(yMax)) + 8);
   const x0 = l.left + axisW;
   const plotW = l.width - axisW;
   const plotTop = top + 18;
   const plotH = height - 18 - 16;
   const base = plotTop + plotH;
-  const maxTotal = Math.max(0, ...bars.map((b) => b.values.reduce((a, v) => a + v, 0)));
-  const step = niceStep(maxTotal, 4);
-  const yMax = Math.max(step, Math.ceil(maxTotal / step) * step);
-  l.font(FONT.regular, 6.5, COLOR.muted);
   for (let v = 0; v <= yMax + 1e-9; v += step) {
     const y = base - (v / yMax) * plotH;
     doc
@@ -392,17 +476,21 @@ function dayBuckets(s: ReportSummary): { days: number; buckets: { label: string;
 
 // ----------------------------------------------------------------------------------------------- pages
 
+// Column widths in points of the A4 content width (511): at the tables' 7.5 pt, the counts fit up to
+// 9,999,999 in bold (the "All lines" row), and every header word fits its column without breaking.
 const COUNT_COLUMNS: Column[] = [
-  { header: 'Inspected', width: 9, align: 'right' },
-  { header: 'Passed', width: 8.5, align: 'right' },
-  { header: 'Flagged', width: 8, align: 'right' },
-  { header: 'Confirmed defects', width: 9, align: 'right' },
-  { header: 'False alarms', width: 8, align: 'right' },
-  { header: 'Unreviewed', width: 9.5, align: 'right' },
-  { header: 'Errors', width: 7, align: 'right' },
-  { header: 'Flag rate', width: 8, align: 'right' },
-  { header: 'Yield', width: 8.5, align: 'right' },
+  { header: 'Inspected', width: 49, align: 'right' },
+  { header: 'Passed', width: 49, align: 'right' },
+  { header: 'Flagged', width: 45, align: 'right' },
+  { header: 'Confirmed defects', width: 47, align: 'right' },
+  { header: 'False alarms', width: 42, align: 'right' },
+  { header: 'Unreviewed', width: 53, align: 'right' },
+  { header: 'Errors', width: 40, align: 'right' },
+  { header: 'Flag rate', width: 44, align: 'right' },
+  { header: 'Yield', width: 44, align: 'right' },
 ];
+/** The first column of the count tables: what is left of the content width. */
+const COUNT_LABEL_WIDTH = 98;
 
 function countCells(c: ReportCounts): string[] {
   return [
@@ -425,7 +513,7 @@ function periodText(s: ReportSummary): string {
 function auditLine(s: ReportSummary): string {
   const a = s.audit;
   return a.ok
-    ? `OK: ${int(a.count)} decisions verified, head ${a.headHash ?? '(no decisions yet)'}`
+    ? `OK: ${int(a.count)} decisions verified`
     : `BROKEN at decision #${a.firstBadId} (${int(a.count)} decisions verified before it)`;
 }
 
@@ -436,7 +524,8 @@ function titlePage(l: Layout, s: ReportSummary): void {
   l.y += 18;
   l.font(FONT.bold, 28).text('Inspection audit report', l.left, l.y, { lineBreak: false });
   l.y += 38;
-  l.font(FONT.regular, 15).text(l.safe(s.stationName), l.left, l.y, { width: l.width });
+  l.font(FONT.regular, 15);
+  doc.text(l.safe(s.stationName), l.left, l.y, { width: l.width });
   l.y += 34;
   const lines = s.lineFilter
     ? `${s.lineFilter.name} (report restricted to this line)`
@@ -461,6 +550,10 @@ function titlePage(l: Layout, s: ReportSummary): void {
         : NO_INSPECTIONS,
     ],
     ['Audit chain', auditLine(s), { bold: true, color: s.audit.ok ? COLOR.ok : COLOR.broken }],
+    // On a line of its own, in the mono font: 64 hex digits do not fit the value column in bold.
+    ...(s.audit.ok
+      ? ([['Head hash', s.audit.headHash ?? '(no decisions yet)', { mono: true }]] as Pair[])
+      : []),
   ]);
   if (!o.inspected) {
     l.y += 10;
@@ -491,7 +584,7 @@ function summaryPages(l: Layout, s: ReportSummary): void {
     ['All lines', ...countCells(o)],
     ...s.lines.map((x) => [`${x.name}${x.removedAt ? ' (removed)' : ''}`, ...countCells(x.counts)]),
   ];
-  l.table([{ header: 'Line', width: 20 }, ...COUNT_COLUMNS], rows, { boldRows: new Set([0]) });
+  l.table([{ header: 'Line', width: COUNT_LABEL_WIDTH }, ...COUNT_COLUMNS], rows, { boldRows: new Set([0]) });
   l.paragraph(
     'Inspected: images scored in the period (by scoring time). Confirmed defects and false alarms: the latest ' +
       'operator decision on an image (as of the time the report was generated; corrections replace earlier ' +
@@ -542,7 +635,7 @@ function summaryPages(l: Layout, s: ReportSummary): void {
       130,
     );
     l.table(
-      [{ header: 'Day', width: 20 }, ...COUNT_COLUMNS],
+      [{ header: 'Day', width: COUNT_LABEL_WIDTH }, ...COUNT_COLUMNS],
       s.days.map((d) => [d.day, ...countCells(d.counts)]),
     );
   }
@@ -574,12 +667,12 @@ function modelsSection(l: Layout, s: ReportSummary): void {
   }
   l.table(
     [
-      { header: 'Line', width: 16 },
-      { header: 'Activated at (UTC)', width: 24 },
-      { header: 'Model', width: 30 },
-      { header: 'Threshold override', width: 13, align: 'right' },
-      { header: 'Threshold in force', width: 13, align: 'right' },
-      { header: 'When', width: 14 },
+      { header: 'Line', width: 108 },
+      { header: 'Activated at (UTC)', width: 110 },
+      { header: 'Model', width: 143 },
+      { header: 'Threshold override', width: 45, align: 'right' },
+      { header: 'Threshold in force', width: 45, align: 'right' },
+      { header: 'When', width: 60 },
     ],
     s.activations.map((a) => [
       a.lineName,
@@ -609,7 +702,7 @@ function auditSection(l: Layout, s: ReportSummary): void {
         : ([
             ['First bad row', `decision #${a.firstBadId}`, { bold: true, color: COLOR.broken }],
             ['Reason', a.reason ?? ''],
-          ] as [string, string, { bold: boolean; color: string }?][])),
+          ] as Pair[])),
     ],
     120,
   );
@@ -681,13 +774,14 @@ class ImageCache {
   }
 }
 
+/** In points of the content width: a full timestamp fits the Inspection and Decision columns at 7 pt. */
 const FLAGGED_COLUMNS = [
-  { header: 'Inspection', width: 150 },
+  { header: 'Inspection', width: 139 },
   { header: 'Thumbnail', width: 52 },
   { header: 'Heatmap', width: 52 },
-  { header: 'Score', width: 72 },
-  { header: 'Decision', width: 97 },
-  { header: 'Comment', width: 88 },
+  { header: 'Score', width: 78 },
+  { header: 'Decision', width: 108 },
+  { header: 'Comment', width: 82 },
 ];
 const FLAGGED_ROW_H = 56;
 const FLAGGED_HEADER_H = 16;
@@ -762,7 +856,7 @@ function flaggedRow(
     }
     if (!decisionVerified(s, d.id)) {
       l.font(FONT.bold, 6.5, COLOR.broken);
-      l.cell('UNVERIFIED (after the chain break)', xs[4] + 3, y + 43, w[4] - 6);
+      l.cell('UNVERIFIED (chain broken)', xs[4] + 3, y + 43, w[4] - 6);
     }
   }
 
@@ -873,7 +967,7 @@ async function flaggedSection(
 
 function fontNote(l: Layout): string {
   return (
-    `${int(l.replacedTexts)} text(s) in this report had characters the PDF's standard font cannot show, ` +
+    `${int(l.replacedTexts)} text(s) in this report had characters the report font cannot draw, ` +
     'printed as "?"; the CSV has them exactly.'
   );
 }
@@ -915,6 +1009,7 @@ export async function writePdfReport(
       CreationDate: new Date(summary.generatedAt),
     },
   });
+  registerFonts(doc);
   const tmp = `${file}.partial`;
   const out = createWriteStream(tmp);
   const written = finished(out);

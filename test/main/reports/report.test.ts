@@ -49,8 +49,15 @@ const HOSTILE_COMMENTS = [
   'He said "no", then, after a pause,\nsaid it again; line two',
 ];
 const MULTILINE = HOSTILE_COMMENTS[4];
-/** Beyond what the PDF's standard fonts can draw (Ł, 张); exact in the CSV. */
-const UNICODE_OPERATOR = 'Łukasz Zoë 张';
+/**
+ * Operators beyond WinAnsi, on the false alarms of the first two days (lines A and B): the PDF's DejaVu
+ * font draws Polish, Cyrillic and Greek; it has no CJK glyphs, so 张伟 prints as "??". The CSV has all exactly.
+ */
+const UNICODE_OPERATORS = [
+  ['Łukasz Zoë', 'Олег'],
+  ['Ζωή', '张伟'],
+];
+const CJK_OPERATOR = '张伟';
 
 function meta(name: string, threshold: number): ModelMeta {
   return {
@@ -230,7 +237,7 @@ async function buildFixture(dir: string): Promise<Fixture> {
               });
             }
           } else if (i === 7 && lineId !== c)
-            decide(id, 'false_alarm', day === 0 ? UNICODE_OPERATOR : 'Ben', at + 120_000);
+            decide(id, 'false_alarm', UNICODE_OPERATORS[day]?.[lineId === a ? 0 : 1] ?? 'Ben', at + 120_000);
           // Otherwise left unreviewed.
         } else if (verdict === 'pass' && day === 2 && i === 9 && lineId === a) {
           decide(id, 'defect', 'Ana', at + 60_000); // a defect the model passed
@@ -497,7 +504,7 @@ describe('CSV', () => {
     expect(comments).toContain(`'-2`);
     expect(comments).toContain(`'@x`);
     expect(comments).toContain(MULTILINE);
-    expect(rows.map((r) => r.decided_by)).toContain(UNICODE_OPERATOR);
+    for (const name of UNICODE_OPERATORS.flat()) expect(rows.map((r) => r.decided_by)).toContain(name);
     expect(comments.filter((c) => /^[=+\-@\t\r]/.test(c))).toEqual([]);
     expect(rows.map((r) => r.error_text)).toContain(`'\tdecode failed`);
     expect(rows.map((r) => r.file_path)).toContain(`'=cmd|"/c calc"!A0.png`);
@@ -540,12 +547,37 @@ describe('PDF', () => {
     expect(audit.ok).toBe(true);
     expect(text).toContain(audit.headHash!);
     expect(text).toMatch(new RegExp(`OK: ${audit.count} decisions verified`));
-    // Names the standard fonts cannot draw show as "?" (never as unrelated glyphs), and the report says so.
-    expect(text).toContain('by ?ukasz Zoë ?');
-    expect(text).toMatch(/\d+ text\(s\) in this report had characters the PDF's standard font cannot show/);
+    // Names in other alphabets print as they are; what the font has no glyph for shows as "?" (never as an
+    // empty box or unrelated glyphs), and the report says how many texts that happened to.
+    const decidedBy = (name: string) => new RegExp(`by ${name.replace(/\?/g, '\\?')}(\\s|$)`, 'm');
+    for (const name of UNICODE_OPERATORS.flat().filter((n) => n !== CJK_OPERATOR))
+      expect(text).toMatch(decidedBy(name));
+    expect(text).toMatch(decidedBy('??'));
+    expect(text).not.toContain(CJK_OPERATOR);
+    expect(text).toContain(
+      '1 text(s) in this report had characters the report font cannot draw, printed as "?"; the CSV has them exactly.',
+    );
     for (const m of fx.db.listModels()) {
       expect(text).toContain(m.version);
       expect(text).toContain(m.dataHash!);
+    }
+  });
+
+  it('embeds subsets of the DejaVu fonts and no standard font', () => {
+    const fonts = run('pdffonts', [file])
+      .split('\n')
+      .slice(2)
+      .filter((l) => l.trim())
+      .map((l) => l.trim().split(/\s+/));
+    // name (SUBSET+PostScript name) ... emb sub uni object generation
+    expect(fonts.map((f) => f[0].replace(/^[A-Z]{6}\+/, '')).sort()).toEqual([
+      'DejaVuSans',
+      'DejaVuSans-Bold',
+      'DejaVuSansMono',
+    ]);
+    for (const f of fonts) {
+      expect(f[0]).toMatch(/^[A-Z]{6}\+/);
+      expect(f.slice(-5, -2)).toEqual(['yes', 'yes', 'yes']);
     }
   });
 

@@ -111,15 +111,28 @@ async function startStation(): Promise<void> {
   protocol.handle(IMAGE_SCHEME, (req) => protocolResponse(api, req.url));
   forwardEvents(api, () => mainWindow?.webContents ?? null);
 
+  const running = new Set<number>();
+  let unseenFlags = 0;
+  let notifyTimer: NodeJS.Timeout | undefined;
   api.onEvent((e) => {
-    if (e.type === 'training-progress') trainingRunning = e.job.state === 'running';
-    // A flagged part while the window is hidden or unfocused: tell the operator.
+    if (e.type === 'training-progress') {
+      if (e.job.state === 'running' || e.job.state === 'queued') running.add(e.job.id);
+      else running.delete(e.job.id);
+      trainingRunning = running.size > 0;
+    }
+    // Flagged parts while the window is hidden or in the background: at most one notification per 10 s,
+    // with the count, so a burst does not bury the operator's desktop.
     if (e.type === 'inspection' && e.inspection.verdict === 'flag' && !mainWindow?.isFocused()) {
-      if (Notification.isSupported())
-        new Notification({
-          title: 'Part flagged',
-          body: `${e.inspection.filePath.split(/[\\/]/).pop()} needs review`,
-        }).show();
+      unseenFlags += 1;
+      notifyTimer ??= setTimeout(() => {
+        notifyTimer = undefined;
+        if (Notification.isSupported())
+          new Notification({
+            title: `${unseenFlags} part${unseenFlags === 1 ? '' : 's'} flagged`,
+            body: 'Waiting in the review queue.',
+          }).show();
+        unseenFlags = 0;
+      }, 10_000);
     }
   });
 

@@ -5,7 +5,11 @@
 // them, so runs can be split across processes and resumed.
 //   npm run bench:detect -- [--methods ganomaly,egbad,anogan] [--sets fmnist0,...,fmnist9,magnetic_tile,deeppcb]
 //     [--epochs 15] [--limit N] [--max-test N] [--size 32] [--table-only]
-//     [--patch --working-size 256 --stride 16 --steps-per-epoch N --tag -patch]
+//     [--patch --working-size 256 --stride 16 --steps-per-epoch N --tag -patch] [--skip-reference]
+// Every set also gets the PyTorch GANomaly reference (bench/torch_ganomaly.py: the paper's defaults, 32x32,
+// 15 epochs, last epoch, eval mode) on the same folder and the same --limit, once per set (kept in
+// detection/reference/), so every row shows ours beside it.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,6 +40,7 @@ const { values } = parseArgs({
     stride: { type: 'string' },
     'steps-per-epoch': { type: 'string' },
     tag: { type: 'string', default: '' },
+    'skip-reference': { type: 'boolean', default: false },
   },
 });
 
@@ -139,6 +144,58 @@ async function runOne(method: Method, set: string): Promise<void> {
   );
 }
 
+interface Reference {
+  auroc: number;
+  perType: Record<string, number>;
+  trainImages: number;
+  trainSeconds: number;
+  epochs: number;
+  torch: string;
+  settings: { limit: string | null; command: string };
+}
+
+const referenceDir = join(outDir, 'reference');
+const referenceFile = (set: string) => join(referenceDir, `torch-ganomaly-${set}.json`);
+
+/** The PyTorch GANomaly reference on the same folder and --limit as ours (once per set; delete to redo). */
+async function runReference(set: string): Promise<void> {
+  if (existsSync(referenceFile(set))) return;
+  const maxTest = values['max-test'] ? Number(values['max-test']) : undefined;
+  const data = await prepare(set, set.startsWith('fmnist') ? maxTest : undefined);
+  const args = ['bench/torch_ganomaly.py', '--data', data, '--epochs', '15', '--channels', '1'];
+  if (values.limit) args.push('--limit', values.limit);
+  args.push('--threads', String(availableParallelism()));
+  console.error(`[reference ${set}] /usr/bin/python3 ${args.join(' ')}`);
+  const out = execFileSync('/usr/bin/python3', args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const ref = JSON.parse(out.trim().split('\n').at(-1)!) as Omit<Reference, 'settings'>;
+  mkdirSync(referenceDir, { recursive: true });
+  const settings = { limit: values.limit ?? null, command: `/usr/bin/python3 ${args.join(' ')}` };
+  writeFileSync(referenceFile(set), JSON.stringify({ ...ref, settings }, null, 1));
+  console.error(`[reference ${set}] AUROC ${ref.auroc.toFixed(3)} (${ref.trainSeconds.toFixed(0)} s)`);
+}
+
+function readReferences(): [string, Reference][] {
+  return readdirSync(referenceDir)
+    .filter((f) => f.startsWith('torch-ganomaly-') && f.endsWith('.json'))
+    .map(
+      (f) =>
+        [
+          f.slice('torch-ganomaly-'.length, -'.json'.length),
+          JSON.parse(readFileSync(join(referenceDir, f), 'utf8')) as Reference,
+        ] as [string, Reference],
+    )
+    .sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }));
+}
+
+function readReference(set: string): Reference | undefined {
+  // Rows of a variant (e.g. magnetic_tile-patch32) compare with the reference on their base set.
+  const file = referenceFile(set.replace(/-.*$/, ''));
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Reference) : undefined;
+}
+
 const f3 = (v: number | null | undefined) =>
   v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(3);
 
@@ -160,19 +217,23 @@ function writeTables(): void {
     md.push(
       `## ${method}`,
       '',
-      '| data set | train imgs | epochs (best) | train s | test imgs | AUROC | AUPRC | F1@thr | FAR test/good | pixel AUROC | score img/s | backend |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| data set | train imgs | epochs (best) | train s | test imgs | AUROC | PyTorch GANomaly ref AUROC | AUPRC | F1@thr | FAR test/good | pixel AUROC | score img/s | backend |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const r of mine) {
       const o = r.report.overall;
+      const ref = readReference(r.set);
+      const vs = ref ? ` (${o.auroc >= ref.auroc ? 'ours ahead' : 'ref ahead'})` : '';
       md.push(
-        `| ${r.set} | ${r.trainImages} | ${r.epochs} (${r.bestEpoch}) | ${r.trainSeconds.toFixed(0)} | ${o.images} | ${f3(o.auroc)} | ${f3(o.auprc)} | ${f3(o.f1)} | ${f3(r.report.falseAlarmRate)} | ${f3(o.pixelAuroc)} | ${r.report.scoringImagesPerSecond.toFixed(1)} | ${r.report.backend} |`,
+        `| ${r.set} | ${r.trainImages} | ${r.epochs} (${r.bestEpoch}) | ${r.trainSeconds.toFixed(0)} | ${o.images} | ${f3(o.auroc)} | ${f3(ref?.auroc)}${vs} | ${f3(o.auprc)} | ${f3(o.f1)} | ${f3(r.report.falseAlarmRate)} | ${f3(o.pixelAuroc)} | ${r.report.scoringImagesPerSecond.toFixed(1)} | ${r.report.backend} |`,
       );
     }
     const fm = mine.filter((r) => r.set.startsWith('fmnist'));
+    const fmRefs = fm.map((r) => readReference(r.set)).filter((x): x is Reference => !!x);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     if (fm.length)
       md.push(
-        `| **Fashion-MNIST mean (${fm.length} classes)** | | | | | **${f3(fm.reduce((a, r) => a + r.report.overall.auroc, 0) / fm.length)}** | | | | | | |`,
+        `| **Fashion-MNIST mean (${fm.length} classes)** | | | | | **${f3(mean(fm.map((r) => r.report.overall.auroc)))}** | ${fmRefs.length === fm.length ? `**${f3(mean(fmRefs.map((x) => x.auroc)))}**` : '-'} | | | | | | |`,
       );
     md.push('');
     for (const r of mine.filter((x) => x.report.perType.length > 1 && !x.set.startsWith('fmnist'))) {
@@ -211,6 +272,23 @@ function writeTables(): void {
       );
     }
   }
+  const refs = existsSync(referenceDir) ? readReferences() : [];
+  if (refs.length)
+    md.push(
+      '## PyTorch GANomaly reference (bench/torch_ganomaly.py)',
+      '',
+      "The paper's defaults: 32x32, nz 100, ngf = ndf = 64, weights 1 / 50 / 1, Adam 2e-4 (0.5, 0.999), batch 64,",
+      '15 epochs, the last epoch, eval mode, latent score; trained on all of the same train/good files (the same',
+      '--limit; no hold-out, as the paper), tested on the same test folder. One run per set (seed 0).',
+      '',
+      '| data set | train imgs | train s | AUROC | torch |',
+      '|---|---|---|---|---|',
+      ...refs.map(
+        ([set, r]) =>
+          `| ${set} | ${r.trainImages} | ${r.trainSeconds.toFixed(0)} | ${f3(r.auroc)} | ${r.torch} |`,
+      ),
+      '',
+    );
   writeFileSync(resolve(values.out, 'detection.md'), md.join('\n'));
   console.log(md.join('\n'));
 }
@@ -221,5 +299,6 @@ if (!values['table-only']) {
   for (const method of values.methods.split(',') as Method[]) {
     for (const set of values.sets.split(',')) await runOne(method, set);
   }
+  if (!values['skip-reference']) for (const set of values.sets.split(',')) await runReference(set);
 }
 writeTables();

@@ -176,6 +176,15 @@ export interface ModelSummary {
   trainingDataHash: string | null;
   trainingImages: number | null;
   metrics: Record<string, unknown> | null;
+  /** How training went (from the model folder's meta.json); null for models without that record. */
+  training: {
+    epochs: number;
+    bestEpoch: number;
+    bestValidationLoss: number;
+    seconds: number;
+    backend: string;
+    dataDir: string | null;
+  } | null;
   registeredAt: string;
 }
 

@@ -230,6 +230,11 @@ describe.skipIf(!haveChromium)('the station UI in Chromium', () => {
     await page.getByRole('row').filter({ hasText: 'tiny' }).first().click();
     const panel = page.locator('[data-test=calibrate-panel]');
     await panel.waitFor();
+    // The model's training record is shown with it.
+    const tiny = (await station.listModels()).find((m) => m.name === 'tiny')!;
+    expect(await page.locator('[data-test=model-training]').textContent()).toContain(
+      `${tiny.training!.epochs} epochs (kept epoch ${tiny.training!.bestEpoch}`,
+    );
     const before = await panel.locator('[data-test=false-alarm-rate]').textContent();
     const input = panel.locator('[data-test=threshold-input]');
     const cal = await station.getCalibration({ modelId: 1 });

@@ -857,6 +857,16 @@ function toModelSummary(r: ModelRow): ModelSummary {
     trainingDataHash: r.dataHash,
     trainingImages: meta.training?.images ?? null,
     metrics: meta.metrics ?? null,
+    training: meta.training
+      ? {
+          epochs: meta.training.epochs,
+          bestEpoch: meta.training.bestEpoch,
+          bestValidationLoss: meta.training.bestValidationLoss,
+          seconds: meta.training.seconds,
+          backend: meta.training.backend,
+          dataDir: meta.training.dataDir ?? null,
+        }
+      : null,
     registeredAt: r.registeredAt,
   };
 }

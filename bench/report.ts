@@ -14,11 +14,10 @@ import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
-import { heatmapRgba } from '../src/ml/colormap';
 import { reportSummary, writeCsvReport, writePdfReport, type ReportOptions } from '../src/main/reports';
 import { ArtifactStore } from '../src/main/station/artifacts';
 import { openDatabase, type Verdict } from '../src/main/station/database';
+import { artifactPair, fakeModelMeta } from '../test/helpers/station-records';
 
 const { values } = parseArgs({
   options: {
@@ -98,29 +97,6 @@ async function child(kind: string, work: string, from: string, to: string): Prom
 
 // ------------------------------------------------------------------------------------------ the parent
 
-/** A camera-like gray part with a bright blob, as a 128 px thumbnail, and its 64 px Turbo heatmap (RGBA). */
-async function artifactPair(store: ArtifactStore, seed: number): Promise<{ thumb: string; heat: string }> {
-  const side = 128;
-  const gray = Buffer.alloc(side * side);
-  const [bx, by] = [16 + ((seed * 37) % 96), 16 + ((seed * 53) % 96)];
-  for (let y = 0; y < side; y++)
-    for (let x = 0; x < side; x++)
-      gray[y * side + x] =
-        Math.hypot(x - bx, y - by) < 6 ? 250 : 110 + 40 * Math.sin((x + seed) / 6) * Math.cos(y / 9);
-  const map = new Float32Array(64 * 64);
-  for (let y = 0; y < 64; y++)
-    for (let x = 0; x < 64; x++) map[y * 64 + x] = Math.exp(-((x - bx / 2) ** 2 + (y - by / 2) ** 2) / 30);
-  const thumb = await sharp(gray, { raw: { width: side, height: side, channels: 1 } })
-    .png()
-    .toBuffer();
-  const heat = await sharp(Buffer.from(heatmapRgba(map, 64, 64, { vmin: 0, vmax: 1 })), {
-    raw: { width: 64, height: 64, channels: 4 },
-  })
-    .png()
-    .toBuffer();
-  return { thumb: await store.put(thumb), heat: await store.put(heat) };
-}
-
 /** A deterministic pseudo-random stream (the same database on every run). */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -142,52 +118,11 @@ async function build(work: string) {
   const db = openDatabase(join(work, 'station.db'));
   const store = new ArtifactStore(join(work, 'images'));
   const pairs: { thumb: string; heat: string }[] = [];
-  for (let i = 0; i < Number(values.images); i++) pairs.push(await artifactPair(store, i));
+  for (let i = 0; i < Number(values.images); i++) pairs.push(await artifactPair(store, i, 128, 64));
   const random = rng(42);
-  const meta = (name: string, threshold: number) => ({
-    format: 'anomaly-station-model' as const,
-    formatVersion: 1,
-    name,
-    createdAt: '2025-02-01T08:00:00.000Z',
-    method: 'ganomaly' as const,
-    config: {},
-    networks: ['encoder_g', 'decoder_g', 'encoder_e', 'discriminator'],
-    input: { size: 64, channels: 1 as const, mode: 'resize' as const },
-    normalisation: { pixels: 'uint8' as const, range: [-1, 1] as [number, number] },
-    calibration: {
-      method: 'quantile' as const,
-      targetFalseAlarmRate: 0.01,
-      threshold,
-      goodStats: {
-        n: 200,
-        mean: 0.5,
-        std: 0.1,
-        min: 0.2,
-        max: 0.9,
-        p50: 0.5,
-        p95: 0.7,
-        p99: 0.8,
-        p995: 0.85,
-      },
-      low: 0.2,
-      high: 0.9,
-      defectCount: 0,
-    },
-    training: {
-      dataHash: `${name}-0123456789abcdef`.padEnd(64, '0'),
-      images: 400,
-      validationImages: 40,
-      calibrationImages: 40,
-      epochs: 15,
-      bestEpoch: 12,
-      bestValidationLoss: 0.01,
-      seconds: 300,
-      backend: 'wasm',
-      batchSize: 32,
-    },
-  });
-  const models = [db.registerModel({ folder: '/models/a', meta: meta('bracket-ganomaly', 0.8) })];
-  models.push(db.registerModel({ folder: '/models/b', meta: meta('housing-ganomaly', 1.2) }));
+
+  const models = [db.registerModel({ folder: '/models/a', meta: fakeModelMeta('bracket-ganomaly', 0.8) })];
+  models.push(db.registerModel({ folder: '/models/b', meta: fakeModelMeta('housing-ganomaly', 1.2) }));
   const lines = [];
   for (let l = 0; l < lineCount; l++)
     lines.push(db.addLine({ name: `Line ${l + 1}`, folder: `/cam/${l + 1}`, modelId: models[l % 2].id }));

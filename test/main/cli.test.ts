@@ -4,12 +4,12 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { main } from '../../src/main/cli/index';
 import { openDatabase } from '../../src/main/station/database';
 import { trainModel } from '../../src/main/tasks/train-model';
 import { selectBackend } from '../../src/ml';
+import { runCli } from '../helpers/cli';
 import { tempDir, writeGray, writeMvtecSet } from '../helpers/fixtures';
 import { syntheticPart } from '../helpers/synthetic';
 
@@ -17,19 +17,7 @@ const t = tempDir();
 const data = join(t.dir, 'parts');
 const model = join(t.dir, 'model');
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    const code = await main(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const run = runCli;
 
 beforeAll(async () => {
   await writeMvtecSet(data, { train: 60, testGood: 12, testBad: 12 });

@@ -14,6 +14,7 @@ import type { LineSummary, StationApi } from '../../common/api';
 import { DEMO_DATA, ensureDemoModel } from './demo';
 import { formatInspection } from './station-commands';
 import { APP_VERSION } from './version';
+import { quantile } from '../../ml/metrics';
 
 export async function cmdStart(argv: string[], backend: BackendStatus): Promise<number> {
   const { values } = parseArgs({
@@ -83,8 +84,7 @@ export async function cmdStart(argv: string[], backend: BackendStatus): Promise<
 async function demoThreshold(api: StationApi, modelId: number): Promise<number | null> {
   const cal = await api.getCalibration({ modelId });
   if (cal.goodScores.length < 10) return null;
-  const sorted = [...cal.goodScores].sort((a, b) => a - b);
-  return sorted[Math.floor(0.75 * (sorted.length - 1))];
+  return quantile(cal.goodScores, 0.75);
 }
 
 /**

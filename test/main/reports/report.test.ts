@@ -8,11 +8,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } 
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
-import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ModelMeta } from '../../../src/ml';
-import { heatmapRgba } from '../../../src/ml/colormap';
-import { main } from '../../../src/main/cli/index';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactStore } from '../../../src/main/station/artifacts';
 import {
   openDatabase,
@@ -28,7 +24,9 @@ import {
   writeReport,
   type ReportOptions,
 } from '../../../src/main/reports';
+import { runCli } from '../../helpers/cli';
 import { tempDir } from '../../helpers/fixtures';
+import { artifactPair, fakeModelMeta } from '../../helpers/station-records';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'reports');
 const DAY = 86_400_000;
@@ -59,75 +57,6 @@ const UNICODE_OPERATORS = [
 ];
 const CJK_OPERATOR = '张伟';
 
-function meta(name: string, threshold: number): ModelMeta {
-  return {
-    format: 'anomaly-station-model',
-    formatVersion: 1,
-    name,
-    createdAt: '2025-02-01T08:00:00.000Z',
-    method: 'ganomaly',
-    config: { latent: 100 },
-    networks: ['encoder_g', 'decoder_g', 'encoder_e', 'discriminator'],
-    input: { size: 64, channels: 1, mode: 'resize' },
-    normalisation: { pixels: 'uint8', range: [-1, 1] },
-    calibration: {
-      method: 'quantile',
-      targetFalseAlarmRate: 0.01,
-      threshold,
-      goodStats: {
-        n: 200,
-        mean: 0.5,
-        std: 0.1,
-        min: 0.2,
-        max: 0.9,
-        p50: 0.5,
-        p95: 0.7,
-        p99: 0.8,
-        p995: 0.85,
-      },
-      low: 0.2,
-      high: 0.9,
-      defectCount: 0,
-    },
-    training: {
-      dataHash: `${name}-data-hash-0123456789abcdef0123456789abcdef`,
-      images: 200,
-      validationImages: 20,
-      calibrationImages: 20,
-      epochs: 10,
-      bestEpoch: 8,
-      bestValidationLoss: 0.01,
-      seconds: 60,
-      backend: 'wasm',
-      batchSize: 16,
-    },
-  };
-}
-
-/** A gray part with a bright blob (thumbnail) and its Turbo heatmap (RGBA, as the station stores them). */
-async function artifactPair(store: ArtifactStore, seed: number): Promise<{ thumb: string; heat: string }> {
-  const side = 96;
-  const gray = Buffer.alloc(side * side);
-  const map = new Float32Array(32 * 32);
-  const [bx, by] = [20 + ((seed * 17) % 56), 20 + ((seed * 29) % 56)];
-  for (let y = 0; y < side; y++)
-    for (let x = 0; x < side; x++) {
-      const blob = Math.hypot(x - bx, y - by) < 8;
-      gray[y * side + x] = blob ? 250 : 90 + 40 * Math.sin(x / 5) * Math.cos(y / 7);
-    }
-  for (let y = 0; y < 32; y++)
-    for (let x = 0; x < 32; x++) map[y * 32 + x] = Math.exp(-((x - bx / 3) ** 2 + (y - by / 3) ** 2) / 12);
-  const thumb = await sharp(gray, { raw: { width: side, height: side, channels: 1 } })
-    .png()
-    .toBuffer();
-  const heat = await sharp(Buffer.from(heatmapRgba(map, 32, 32, { vmin: 0, vmax: 1 })), {
-    raw: { width: 32, height: 32, channels: 4 },
-  })
-    .png()
-    .toBuffer();
-  return { thumb: await store.put(thumb), heat: await store.put(heat) };
-}
-
 interface Fixture {
   dir: string;
   db: StationDatabase;
@@ -143,8 +72,11 @@ interface Fixture {
 async function buildFixture(dir: string): Promise<Fixture> {
   const db = openDatabase(join(dir, 'station.db'));
   const store = new ArtifactStore(join(dir, 'images'));
-  const m1 = db.registerModel({ folder: '/models/bracket', meta: meta('bracket-ganomaly', 0.8125) });
-  const m2 = db.registerModel({ folder: '/models/bracket-v2', meta: meta('bracket-ganomaly-v2', 0.9) });
+  const m1 = db.registerModel({ folder: '/models/bracket', meta: fakeModelMeta('bracket-ganomaly', 0.8125) });
+  const m2 = db.registerModel({
+    folder: '/models/bracket-v2',
+    meta: fakeModelMeta('bracket-ganomaly-v2', 0.9),
+  });
   const a = db.addLine({ name: 'Press A', folder: '/cam/a', modelId: m1.id }).id;
   const b = db.addLine({ name: 'Press B', folder: '/cam/b', modelId: m1.id }).id;
   const c = db.addLine({ name: 'Weld C', folder: '/cam/c', modelId: m1.id, thresholdOverride: 0.85 }).id;
@@ -321,19 +253,7 @@ type CsvRow = Record<string, string>;
 const readCsv = (file: string): CsvRow[] =>
   parse(readFileSync(file), { columns: true, relax_quotes: false, record_delimiter: '\r\n' }) as CsvRow[];
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    const code = await main(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const cli = runCli;
 
 const t = tempDir('station-report-');
 let fx: Fixture;

@@ -21,39 +21,9 @@ import {
   type Verdict,
 } from '../../../src/main/station/database';
 import { tempDir } from '../../helpers/fixtures';
+import { fakeModelMeta } from '../../helpers/station-records';
 
-const META: ModelMeta = {
-  format: 'anomaly-station-model',
-  formatVersion: 1,
-  name: 'bracket-ganomaly',
-  createdAt: '2025-02-01T08:00:00.000Z',
-  method: 'ganomaly',
-  config: { latent: 100 },
-  networks: ['encoder_g', 'decoder_g', 'encoder_e', 'discriminator'],
-  input: { size: 64, channels: 1, mode: 'resize' },
-  normalisation: { pixels: 'uint8', range: [-1, 1] },
-  calibration: {
-    method: 'quantile',
-    targetFalseAlarmRate: 0.01,
-    threshold: 0.8125,
-    goodStats: { n: 200, mean: 0.5, std: 0.1, min: 0.2, max: 0.9, p50: 0.5, p95: 0.7, p99: 0.8, p995: 0.85 },
-    low: 0.2,
-    high: 0.9,
-    defectCount: 0,
-  },
-  training: {
-    dataHash: 'data-hash-123',
-    images: 200,
-    validationImages: 20,
-    calibrationImages: 20,
-    epochs: 10,
-    bestEpoch: 8,
-    bestValidationLoss: 0.01,
-    seconds: 60,
-    backend: 'wasm',
-    batchSize: 16,
-  },
-};
+const META: ModelMeta = fakeModelMeta('bracket-ganomaly', 0.8125, 'data-hash-123');
 
 const T0 = Date.parse('2025-03-01T06:00:00.000Z');
 

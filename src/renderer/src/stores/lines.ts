@@ -3,8 +3,8 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { Inspection, LineSummary, Requests } from '../../../common/api';
-import { errorText, station } from '../station';
-import { useSession } from './session';
+import { station } from '../station';
+import { attempt } from './session';
 
 /** Results kept per line for the strip of recent results. */
 const RECENT = 24;
@@ -28,16 +28,14 @@ export const useLines = defineStore('lines', () => {
   }
 
   async function load(): Promise<void> {
-    try {
+    await attempt('lines', async () => {
       lines.value = await station.listLines({});
       const latest = await Promise.all(
         lines.value.map((l) => station.latestInspections({ lineId: l.id, limit: RECENT })),
       );
       recent.value = Object.fromEntries(lines.value.map((l, i) => [l.id, latest[i]]));
       loaded.value = true;
-    } catch (e) {
-      useSession().notify(`lines: ${errorText(e)}`);
-    }
+    });
   }
 
   function upsert(line: LineSummary): void {
@@ -62,31 +60,22 @@ export const useLines = defineStore('lines', () => {
     }
   });
 
-  async function run<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await call();
-    } catch (e) {
-      useSession().notify(`${what}: ${errorText(e)}`);
-      return undefined;
-    }
-  }
-
   const add = (req: Requests['addLine']) =>
-    run('add line', async () => {
+    attempt('add line', async () => {
       const l = await station.addLine(req);
       upsert(l);
       return l;
     });
   const update = (req: Requests['updateLine']) =>
-    run('update line', async () => {
+    attempt('update line', async () => {
       const l = await station.updateLine(req);
       upsert(l);
       return l;
     });
   const setState = (id: number, state: 'active' | 'paused') =>
-    run('pause/resume', async () => upsert(await station.setLineState({ id, state })));
+    attempt('pause/resume', async () => upsert(await station.setLineState({ id, state })));
   const remove = (id: number) =>
-    run('remove line', async () => {
+    attempt('remove line', async () => {
       await station.removeLine({ id });
       lines.value = lines.value.filter((l) => l.id !== id);
     });

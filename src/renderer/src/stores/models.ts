@@ -3,8 +3,8 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { CalibrationData, Evaluation, ModelSummary, Requests, TrainingJob } from '../../../common/api';
-import { errorText, station } from '../station';
-import { useSession } from './session';
+import { station } from '../station';
+import { attempt } from './session';
 
 export const useModels = defineStore('models', () => {
   const models = ref<ModelSummary[]>([]);
@@ -15,17 +15,8 @@ export const useModels = defineStore('models', () => {
 
   const runningJobs = computed(() => jobs.value.filter((j) => j.state === 'running' || j.state === 'queued'));
 
-  async function run<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await call();
-    } catch (e) {
-      useSession().notify(`${what}: ${errorText(e)}`);
-      return undefined;
-    }
-  }
-
   async function load(): Promise<void> {
-    await run('models', async () => {
+    await attempt('models', async () => {
       [models.value, jobs.value] = await Promise.all([station.listModels({}), station.listTrainingJobs({})]);
     });
   }
@@ -40,19 +31,20 @@ export const useModels = defineStore('models', () => {
     if (e.type !== 'training-progress') return;
     upsertJob(e.job);
     // A finished job registered its model: refresh the list.
-    if (e.job.state === 'done') void run('models', async () => (models.value = await station.listModels({})));
+    if (e.job.state === 'done')
+      void attempt('models', async () => (models.value = await station.listModels({})));
   });
 
   const train = (req: Requests['startTraining']) =>
-    run('start training', async () => upsertJob(await station.startTraining(req)));
+    attempt('start training', async () => upsertJob(await station.startTraining(req)));
   const cancel = (jobId: number) =>
-    run('cancel', async () => upsertJob(await station.cancelTraining({ jobId })));
+    attempt('cancel', async () => upsertJob(await station.cancelTraining({ jobId })));
   const resume = (jobId: number) =>
-    run('resume', async () => upsertJob(await station.resumeTraining({ jobId })));
+    attempt('resume', async () => upsertJob(await station.resumeTraining({ jobId })));
 
   async function calibration(modelId: number): Promise<CalibrationData | undefined> {
     if (calibrations.value[modelId]) return calibrations.value[modelId];
-    const c = await run('calibration', () => station.getCalibration({ modelId }));
+    const c = await attempt('calibration', () => station.getCalibration({ modelId }));
     if (c) calibrations.value = { ...calibrations.value, [modelId]: c };
     return c;
   }
@@ -64,7 +56,7 @@ export const useModels = defineStore('models', () => {
   ): Promise<Evaluation | undefined> {
     evaluating.value = modelId;
     try {
-      const r = await run('evaluate', () => station.evaluateModel({ modelId, data, maxPerType }));
+      const r = await attempt('evaluate', () => station.evaluateModel({ modelId, data, maxPerType }));
       if (r) evaluations.value = { ...evaluations.value, [modelId]: r };
       return r;
     } finally {
@@ -73,7 +65,7 @@ export const useModels = defineStore('models', () => {
   }
 
   const register = (folder: string) =>
-    run('register model', async () => {
+    attempt('register model', async () => {
       const m = await station.registerModel({ folder });
       models.value = [...models.value.filter((x) => x.id !== m.id), m];
       return m;

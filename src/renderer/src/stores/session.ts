@@ -54,3 +54,13 @@ export const useSession = defineStore('session', () => {
 
   return { info, operator, notices, connected, notify, dismiss, load, signIn };
 });
+
+/** Run a station call; on failure tell the user (prefixed with what was being done) and give undefined. */
+export async function attempt<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (e) {
+    useSession().notify(`${what}: ${errorText(e)}`);
+    return undefined;
+  }
+}

@@ -80,7 +80,10 @@ const backend = await selectBackend();
 console.error(`${describeBackend(backend)}\nshell: bench (node ${process.versions.node})`);
 const rows: Record<string, Record<string, number>> = {};
 for (const set of values.sets.split(',')) {
-  const data = `${values.work}/data/${set}${set.startsWith('fmnist') ? `-t${values['max-test']}` : ''}`;
+  // Where bench:detect took the set from: its Fashion-MNIST export, or ../shared/data for MVTec-layout sets.
+  const data = set.startsWith('fmnist')
+    ? `${values.work}/data/${set}-t${values['max-test']}`
+    : `../shared/data/${set}`;
   const model = await loadModel(`${values.work}/models/ganomaly-${set}`);
   const g = model.detector as unknown as Ganomaly;
   // The same split training used: the bank is the training images, the statistics the calibration half.

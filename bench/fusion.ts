@@ -15,7 +15,7 @@ import { toBatch, type ImageSample } from '../src/ml/data';
 import { auroc } from '../src/ml/metrics';
 import type { Ganomaly } from '../src/ml/models/ganomaly';
 import { loadModel } from '../src/main/io/model-store';
-import { holdOut, mvtecTestSet, trainingImages } from '../src/main/io/datasets';
+import { mvtecTestSet, splitGoodImages, trainingImages } from '../src/main/io/datasets';
 import { loadImages } from '../src/main/io/images';
 
 const { values } = parseArgs({
@@ -87,8 +87,8 @@ for (const set of values.sets.split(',')) {
   const model = await loadModel(`${values.work}/models/ganomaly-${set}`);
   const g = model.detector as unknown as Ganomaly;
   // The same split training used: the bank is the training images, the statistics the calibration half.
-  const split = holdOut(await trainingImages(data), 0.2);
-  const cal = holdOut(split.held, 0.5, 'calibration:').held;
+  const split = splitGoodImages(await trainingImages(data));
+  const cal = split.calibration;
   const tests = await mvtecTestSet(data);
   const load = async (files: string[]) => (await loadImages(files, model.load)).samples;
   const tr = await features(g, await load(split.train));

@@ -43,6 +43,19 @@ export function holdOut(files: string[], fraction: number, salt = ''): { train: 
   return { train, held };
 }
 
+/** The fraction of good images training holds out by default (half validation, half calibration). */
+export const DEFAULT_HOLDOUT = 0.2;
+
+/** How training splits good images: train, validation (model selection) and calibration (the threshold). */
+export function splitGoodImages(
+  files: string[],
+  holdout = DEFAULT_HOLDOUT,
+): { train: string[]; validation: string[]; calibration: string[] } {
+  const split = holdOut(files, holdout);
+  const held = holdOut(split.held, 0.5, 'calibration:');
+  return { train: split.train, validation: held.train, calibration: held.held };
+}
+
 export interface TestImage {
   file: string;
   /** 'good' or the defect type (the folder name). */

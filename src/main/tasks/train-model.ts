@@ -24,7 +24,7 @@ import {
   TfjsEngine,
 } from '../../ml';
 import { exportOnnx } from '../../ml/onnx';
-import { hashFiles, holdOut, listImages, trainingImages } from '../io/datasets';
+import { hashFiles, listImages, splitGoodImages, trainingImages } from '../io/datasets';
 import { loadImages } from '../io/images';
 import {
   inputHandling,
@@ -75,11 +75,9 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
   if (o.limit) files = files.slice(0, o.limit);
   if (files.length < 10)
     throw new Error(`${o.data}: found ${files.length} images; training needs at least 10 good images`);
-  const holdoutFraction = o.holdout ?? 0.2;
-  const split = holdOut(files, holdoutFraction);
-  const heldSplit = holdOut(split.held, 0.5, 'calibration:');
-  const valFiles = heldSplit.train;
-  const calFiles = heldSplit.held;
+  const split = splitGoodImages(files, o.holdout);
+  const valFiles = split.validation;
+  const calFiles = split.calibration;
 
   const metaInput: ModelMeta['input'] = o.patch
     ? {

@@ -2,8 +2,9 @@
 // the CLI uses (trainModel + evaluateModel): Fashion-MNIST one-class (Debian's dataset-fashion-mnist; train
 // on one class, the other nine are anomalies) and the MVTec-layout sets in ../shared/data. One JSON per
 // (method, data set) under bench/results/detection/, and a Markdown table per method rebuilt from all of
-// them, so runs can be split across processes and resumed.
-//   npm run bench:detect -- [--methods ganomaly,egbad,anogan] [--sets fmnist0,...,fmnist9,magnetic_tile,deeppcb]
+// them, so runs can be split across processes and resumed. For MVTec-layout sets it also writes a heatmap
+// contact sheet per model (detection/heatmaps/<method>-<set>.png: 3 images per defect type and 3 good).
+//   npm run bench:detect -- [--methods ganomaly-fusion,ganomaly,egbad,anogan] [--sets fmnist0,...,fmnist9,magnetic_tile,deeppcb]
 //     [--epochs 15] [--limit N] [--max-test N] [--size 32] [--table-only]
 //     [--patch --working-size 256 --stride 16 --steps-per-epoch N --tag -patch] [--skip-reference]
 // Every set also gets the PyTorch GANomaly reference (bench/torch_ganomaly.py: the paper's defaults, 32x32,
@@ -20,13 +21,15 @@ import { evaluateModel, type EvalReport } from '../src/main/tasks/evaluate';
 import { chooseEngine } from '../src/main/station/engine-choice';
 import { loadModel } from '../src/main/io/model-store';
 import { exportFashionMnist, FASHION_CLASSES } from '../src/main/tasks/fashion-mnist';
+import { mvtecTestSet } from '../src/main/io/datasets';
+import { pickExamples, writeHeatmapSheet } from './heatmaps';
 
 const { values } = parseArgs({
   options: {
     methods: { type: 'string', default: METHODS.join(',') },
     sets: {
       type: 'string',
-      default: [...FASHION_CLASSES.map((_, i) => `fmnist${i}`), 'magnetic_tile'].join(','),
+      default: [...FASHION_CLASSES.map((_, i) => `fmnist${i}`), 'magnetic_tile', 'deeppcb'].join(','),
     },
     epochs: { type: 'string', default: '15' },
     limit: { type: 'string' },
@@ -116,6 +119,15 @@ async function runOne(method: Method, set: string): Promise<void> {
     maxPerType: set.startsWith('fmnist') ? undefined : maxTest,
   });
   await engine.dispose();
+  // Heatmap sheets for the sets with defect types and masks (the engine above may have freed tfjs's copy).
+  if (!set.startsWith('fmnist')) {
+    const sheetModel = await loadModel(modelDir);
+    const sheet = join(outDir, 'heatmaps', `${name}.png`);
+    mkdirSync(join(outDir, 'heatmaps'), { recursive: true });
+    const n = await writeHeatmapSheet(sheetModel, pickExamples(await mvtecTestSet(data), 3), sheet);
+    sheetModel.detector.dispose();
+    console.error(`[${method} ${set}] ${n} heatmaps in ${sheet}`);
+  }
   // Per-image scores stay in the JSON only for small sets (they make the file large otherwise).
   if (report.scores.length > 2000) report.scores = [];
   const row: Row = {

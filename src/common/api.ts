@@ -21,7 +21,7 @@ export const IMAGE_SCHEME = 'station';
 export type IpcReply =
   { ok: true; value: unknown } | { ok: false; error: { code: StationError['code']; message: string } };
 
-export const METHOD_NAMES = ['ganomaly', 'egbad', 'anogan'] as const;
+export const METHOD_NAMES = ['ganomaly-fusion', 'ganomaly', 'egbad', 'anogan'] as const;
 export const IMAGE_KINDS = ['original', 'overlay', 'heatmap', 'reconstruction', 'thumbnail'] as const;
 export type ImageKind = (typeof IMAGE_KINDS)[number];
 

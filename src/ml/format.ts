@@ -131,6 +131,15 @@ export async function loadDetector(
 /** The network names a method has, without building weights twice. */
 function createDetectorShapeOnly(config: DetectorConfig): Record<string, true> {
   switch (config.method) {
+    case 'ganomaly-fusion':
+      return {
+        encoder_g: true,
+        decoder_g: true,
+        encoder_e: true,
+        discriminator: true,
+        bank_latent: true,
+        bank_discriminator: true,
+      };
     case 'ganomaly':
       return { encoder_g: true, decoder_g: true, encoder_e: true, discriminator: true };
     case 'egbad':

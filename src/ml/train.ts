@@ -263,6 +263,13 @@ export async function trainDetector(
     }
     // Model selection: the epoch with the lowest held-out good loss, never the last by default.
     if (best && !cancelled) restoreWeights(detector, best);
+    // Methods that keep something from the good images themselves (ganomaly-fusion's memory banks) fit it
+    // on the chosen weights, with the whole held-out images (not patch-mode crops).
+    if (!cancelled && detector.fitGoodImages) {
+      if (opts.patchSize)
+        throw new Error(`${detector.config.method} scores whole images; it has no patch mode`);
+      await detector.fitGoodImages(train, opts.validation ?? [], batchSize);
+    }
   } finally {
     if (best) tf.dispose(best.map((b) => b.tensor));
   }

@@ -43,12 +43,15 @@ describe.each(METHODS)('%s round trip', (method) => {
     const d = createDetector(config);
     const x = toBatch(images);
     d.trainStep(x); // moving statistics away from their initial values
+    // ganomaly-fusion: memory banks and score statistics, which travel in the networks and the config.
+    await d.fitGoodImages?.(images, images, 2);
+    const savedConfig = d.config;
     const ref = await d.score(x, { maps: true });
     const artifacts = await detectorArtifacts(d);
     d.dispose();
     x.dispose();
 
-    const again = await loadDetector(config, artifacts);
+    const again = await loadDetector(savedConfig, artifacts);
     const x2 = toBatch(images);
     const same = await again.score(x2, { maps: true });
     x2.dispose();
@@ -57,12 +60,14 @@ describe.each(METHODS)('%s round trip', (method) => {
 
     await tf.setBackend('cpu');
     try {
-      const onCpu = await loadDetector(config, artifacts);
+      const onCpu = await loadDetector(savedConfig, artifacts);
       const x3 = toBatch(images);
       const cpu = await onCpu.score(x3, { maps: true });
       x3.dispose();
       onCpu.dispose();
-      expect(maxRel(cpu.scores, ref.scores)).toBeLessThan(1e-4);
+      // ganomaly-fusion divides by the held-out images' spread, which in a 1-step model is ~1e-7 for the
+      // latent gap, so float differences between backends grow by that factor.
+      expect(maxRel(cpu.scores, ref.scores)).toBeLessThan(method === 'ganomaly-fusion' ? 3e-3 : 1e-4);
       expect(maxRel(cpu.maps![0], ref.maps![0])).toBeLessThan(1e-4);
     } finally {
       await tf.setBackend('wasm');

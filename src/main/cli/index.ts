@@ -1,5 +1,5 @@
 // `station`: the command line of Anomaly Station. Every run first says which ML backend and shell it got.
-//   station train --data DIR --method ganomaly|egbad|anogan --out MODEL [--size --channels --patch ...]
+//   station train --data DIR --method ganomaly-fusion|ganomaly|egbad|anogan --out MODEL [--size --channels --patch ...]
 //   station eval  --data MVTEC_DIR --model MODEL [--json FILE]
 //   station score --model MODEL IMAGE... [--heatmap OUT_DIR]
 //   station dataset fashion-mnist --class N --out DIR
@@ -11,6 +11,7 @@ import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   describeBackend,
+  DEFAULT_METHOD,
   METHODS,
   selectBackend,
   SUPPORTED_SIZES,
@@ -34,7 +35,7 @@ import { cmdReport, REPORT_USAGE } from './report-command';
 const USAGE = `station <command> [options]
 
 commands:
-  train    --data DIR --out MODEL [--method ganomaly|egbad|anogan] [--size 32|64|128|256] [--channels 1|3]
+  train    --data DIR --out MODEL [--method ganomaly-fusion|ganomaly|egbad|anogan] [--size 32|64|128|256] [--channels 1|3]
            [--epochs N] [--batch N] [--patch] [--working-size PX] [--stride PX] [--statistic map-max|map-p99|max-patch]
            [--steps-per-epoch N] [--holdout 0.2] [--false-alarm-rate 0.005] [--defects DIR] [--patience 5]
            [--limit N] [--resume]
@@ -81,7 +82,7 @@ async function cmdTrain(argv: string[]) {
     options: {
       data: { type: 'string' },
       out: { type: 'string' },
-      method: { type: 'string', default: 'ganomaly' },
+      method: { type: 'string', default: DEFAULT_METHOD },
       size: { type: 'string', default: '32' },
       channels: { type: 'string', default: '1' },
       epochs: { type: 'string', default: '15' },

@@ -1,7 +1,8 @@
 // Which engine scores a model: ONNX Runtime when the model can be exported (GANomaly, EGBAD) and its
 // ONNX graph reproduces tfjs's outputs on a probe batch within PARITY_TOLERANCE (checked every time a
 // model is loaded, on this machine's ONNX Runtime); tfjs otherwise. A setting can force either.
-// AnoGAN stays on tfjs: its per-image latent search needs gradients.
+// AnoGAN stays on tfjs (its per-image latent search needs gradients), and so does ganomaly-fusion (its kNN
+// memory banks are not exported).
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,6 +38,16 @@ export async function chooseEngine(
     if (pref === 'onnxruntime')
       throw new Error('AnoGAN cannot run on ONNX Runtime: its latent search needs gradients');
     return { engine: tfjs, reason: "AnoGAN's per-image latent search needs gradients: tfjs" };
+  }
+  if (model.meta.method === 'ganomaly-fusion') {
+    if (pref === 'onnxruntime')
+      throw new Error(
+        'ganomaly-fusion cannot run on ONNX Runtime: its nearest-neighbour scores are not exported',
+      );
+    return {
+      engine: tfjs,
+      reason: "ganomaly-fusion's nearest-neighbour scores are not in the ONNX graph: tfjs",
+    };
   }
   let onnx: OnnxEngine | undefined;
   try {

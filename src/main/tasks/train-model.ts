@@ -23,7 +23,7 @@ import {
   type TrainResult,
   TfjsEngine,
 } from '../../ml';
-import { exportOnnx } from '../../ml/onnx';
+import { exportOnnx, onnxExportable } from '../../ml/onnx';
 import { hashFiles, listImages, splitGoodImages, trainingImages } from '../io/datasets';
 import { loadImages } from '../io/images';
 import {
@@ -69,6 +69,10 @@ export interface TrainModelResult {
 
 export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult> {
   // Cheap checks first: a resume without a checkpoint fails before minutes of image loading.
+  if (o.patch && o.method === 'ganomaly-fusion')
+    throw new Error(
+      'ganomaly-fusion scores whole images and has no patch mode; choose --method ganomaly for patches',
+    );
   const saved = o.resume && existsSync(o.out) ? await loadCheckpoint(o.out) : undefined;
   if (o.resume && !saved) throw new Error(`nothing to resume: ${o.out} has no checkpoint`);
   let files = await trainingImages(o.data);
@@ -154,7 +158,8 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
       name: basename(o.out),
       createdAt: new Date().toISOString(),
       method: config.method,
-      config: config as unknown as Record<string, unknown>,
+      // The detector's config: ganomaly-fusion adds its fitted score statistics after training.
+      config: detector.config as unknown as Record<string, unknown>,
       networks: Object.keys(detector.networks()),
       input: metaInput,
       normalisation: { pixels: 'uint8', range: PIXEL_SCALE.to },
@@ -174,8 +179,9 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
         batchSize,
       },
     };
-    // AnoGAN's latent search needs gradients, so it has no ONNX form; the others carry model.onnx.
-    const onnx = config.method === 'anogan' ? undefined : exportOnnx(detector);
+    // GANomaly and EGBAD carry model.onnx. AnoGAN's latent search needs gradients and ganomaly-fusion's
+    // kNN banks are not in the exported graph, so those two score on tfjs.
+    const onnx = onnxExportable(config.method) ? exportOnnx(detector) : undefined;
     await saveModel(o.out, meta, await detectorArtifacts(detector), onnx, {
       good: calScored.map((s) => s.score),
       defect: defectScores ?? [],

@@ -1,12 +1,14 @@
 // The detector factory: one place that knows every method, its defaults and how to build it.
 import type * as tf from '@tensorflow/tfjs';
-import type { Detector, DetectorConfig, Method } from './types';
+import { METHODS, type Detector, type DetectorConfig, type Method } from './types';
 import { Ganomaly, GANOMALY_DEFAULTS } from './ganomaly';
+import { GanomalyFusion, GANOMALY_FUSION_DEFAULTS } from './ganomaly-fusion';
 import { Egbad, EGBAD_DEFAULTS } from './egbad';
 import { Anogan, ANOGAN_DEFAULTS } from './anogan';
 import { checkSize } from './networks';
 
 export * from './types';
+export { FUSION_COMPONENTS, GanomalyFusion } from './ganomaly-fusion';
 export { SUPPORTED_SIZES } from './networks';
 
 /** A method's paper defaults for an input size and channel count, with overrides applied. */
@@ -20,20 +22,24 @@ export function defaultConfig(
   // Sigma grows with the image so the heatmap's blur covers the same fraction of the part at every size.
   const common = { size, channels, heatmapSigma: Math.max(1, size / 32) };
   const base =
-    method === 'ganomaly'
-      ? { ...GANOMALY_DEFAULTS, ...common }
-      : method === 'egbad'
-        ? { ...EGBAD_DEFAULTS, ...common }
-        : method === 'anogan'
-          ? { ...ANOGAN_DEFAULTS, ...common }
-          : undefined;
-  if (!base) throw new Error(`unknown method "${method}"; choose ganomaly, egbad or anogan`);
+    method === 'ganomaly-fusion'
+      ? { ...GANOMALY_FUSION_DEFAULTS, ...common }
+      : method === 'ganomaly'
+        ? { ...GANOMALY_DEFAULTS, ...common }
+        : method === 'egbad'
+          ? { ...EGBAD_DEFAULTS, ...common }
+          : method === 'anogan'
+            ? { ...ANOGAN_DEFAULTS, ...common }
+            : undefined;
+  if (!base) throw new Error(`unknown method "${method}"; choose ${METHODS.join(', ')}`);
   return { ...base, ...overrides, method } as DetectorConfig;
 }
 
 /** Build a detector; with `nets` (loaded networks) it wraps trained weights instead of fresh ones. */
 export function createDetector(config: DetectorConfig, nets?: Record<string, tf.LayersModel>): Detector {
   switch (config.method) {
+    case 'ganomaly-fusion':
+      return new GanomalyFusion(config, nets);
     case 'ganomaly':
       return new Ganomaly(config, nets);
     case 'egbad':

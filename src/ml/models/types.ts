@@ -1,8 +1,11 @@
 // The one interface the station uses for every anomaly detector, and the records it returns.
 import type * as tf from '@tensorflow/tfjs';
+import type { ImageSample } from '../data';
 
-export type Method = 'ganomaly' | 'egbad' | 'anogan';
-export const METHODS: readonly Method[] = ['ganomaly', 'egbad', 'anogan'];
+export type Method = 'ganomaly-fusion' | 'ganomaly' | 'egbad' | 'anogan';
+/** Every method; the first is the recommended default (see ganomaly-fusion.ts for why). */
+export const METHODS: readonly Method[] = ['ganomaly-fusion', 'ganomaly', 'egbad', 'anogan'];
+export const DEFAULT_METHOD: Method = METHODS[0];
 
 /** Settings shared by every method; defaults are the papers' (see each model's file). */
 export interface CommonConfig {
@@ -32,6 +35,16 @@ export interface GanomalyConfig extends CommonConfig {
   wEnc: number;
 }
 
+export interface GanomalyFusionConfig extends Omit<GanomalyConfig, 'method'> {
+  method: 'ganomaly-fusion';
+  /** Nearest neighbours averaged in the kNN scores. Default 5 (DN2's choice, Bergman et al. 2020). */
+  k: number;
+  /** Most training images kept in each memory bank (evenly spaced over the training set). Default 1024. */
+  bankSize: number;
+  /** Held-out good images' mean and std of the four component scores; set when fitted after training. */
+  fusion?: { mean: number[]; std: number[] };
+}
+
 export interface EgbadConfig extends CommonConfig {
   method: 'egbad';
   /** A(x) = alpha * L_G + (1 - alpha) * L_D. Default 0.9 (EGBAD's weight 0.1 on L_D). */
@@ -48,7 +61,7 @@ export interface AnoganConfig extends CommonConfig {
   searchLr: number;
 }
 
-export type DetectorConfig = GanomalyConfig | EgbadConfig | AnoganConfig;
+export type DetectorConfig = GanomalyFusionConfig | GanomalyConfig | EgbadConfig | AnoganConfig;
 
 /** A tensor with a name (optimiser state, checkpoints); tfjs has this type but does not export it. */
 export interface NamedTensor {
@@ -93,5 +106,10 @@ export interface Detector {
   /** Optimiser state, for checkpoints and resume. */
   optimizerWeights(): Promise<NamedTensor[]>;
   setOptimizerWeights(weights: NamedTensor[]): Promise<void>;
+  /**
+   * For methods whose score needs more than weights (memory banks, score statistics): called once after
+   * training with the training images and held-out good images (resize mode; never test images).
+   */
+  fitGoodImages?(train: ImageSample[], heldOut: ImageSample[], batchSize: number): Promise<void>;
   dispose(): void;
 }

@@ -13,7 +13,7 @@
 // per-method score heads, which follow ganomaly.ts / egbad.ts score() operation for operation.
 // AnoGAN is not exportable: its score is a per-image latent search by gradient descent.
 import type * as tf from '@tensorflow/tfjs';
-import type { Detector, DetectorConfig, EgbadConfig } from '../models/types';
+import type { Detector, DetectorConfig, EgbadConfig, Method } from '../models/types';
 import { gaussianTaps } from '../residual';
 import {
   AttributeType,
@@ -430,6 +430,11 @@ function tensorInfo(name: string, dims: (number | string)[]): ValueInfoProto {
   };
 }
 
+/** Methods whose whole score is a feed-forward graph this exporter writes. */
+export function onnxExportable(method: Method): boolean {
+  return method === 'ganomaly' || method === 'egbad';
+}
+
 /** Serialise a GANomaly or EGBAD detector (inference mode) as an ONNX model; see the top of this file. */
 export function exportOnnx(detector: Detector): Uint8Array {
   const { config } = detector;
@@ -437,6 +442,11 @@ export function exportOnnx(detector: Detector): Uint8Array {
     throw new Error(
       'AnoGAN cannot be exported to ONNX: its score is a per-image latent search by gradient descent, ' +
         'which needs gradients; score AnoGAN models with the tfjs engine',
+    );
+  }
+  if (config.method === 'ganomaly-fusion') {
+    throw new Error(
+      "ganomaly-fusion is not exported to ONNX: its nearest-neighbour scores (top-k over the memory banks) are not in the exporter's graph; score it with the tfjs engine",
     );
   }
   const { size, channels } = config;

@@ -176,4 +176,37 @@ describe('engine choice', () => {
     await choice.engine.dispose();
     writeFileSync(join(t.dir, 'unused'), '');
   }, 60_000);
+
+  it('keeps ganomaly-fusion on tfjs, with its memory banks and held-out statistics in the model folder', async () => {
+    const out = join(t.dir, 'fusion');
+    const common = {
+      data: good,
+      out,
+      method: 'ganomaly-fusion' as const,
+      size: 32,
+      channels: 1 as const,
+      epochs: 1,
+      batchSize: 16,
+      holdout: 0.5,
+      overrides: { ngf: 8, ndf: 8, latent: 16 } as never,
+      backend: await selectBackend('wasm'),
+    };
+    await expect(trainModel({ ...common, patch: { workingSize: 64 } })).rejects.toThrow(/no patch mode/);
+    const { meta } = await trainModel(common);
+    expect(existsSync(join(out, 'model.onnx'))).toBe(false);
+    expect(meta.networks).toEqual(expect.arrayContaining(['bank_latent', 'bank_discriminator']));
+    const stats = (meta.config as { fusion?: { mean: number[]; std: number[] } }).fusion!;
+    expect(stats.mean).toHaveLength(4);
+    stats.std.forEach((s) => expect(s).toBeGreaterThan(0));
+    // The bank holds the training images: 40 good parts less the half held out.
+    const loaded = await loadModel(out);
+    expect(loaded.detector.networks().bank_latent.outputs[0].shape).toEqual([null, meta.training!.images]);
+    const choice = await chooseEngine(out, loaded, 'auto', 1);
+    expect(choice.engine.kind).toBe('tfjs');
+    expect(choice.reason).toMatch(/nearest-neighbour/);
+    await choice.engine.dispose();
+    const again = await loadModel(out);
+    await expect(chooseEngine(out, again, 'onnxruntime', 1)).rejects.toThrow(/ONNX Runtime/);
+    again.detector.dispose();
+  }, 60_000);
 });

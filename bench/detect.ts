@@ -6,7 +6,7 @@
 // contact sheet per model (detection/heatmaps/<method>-<set>.png: 3 images per defect type and 3 good).
 //   npm run bench:detect -- [--methods ganomaly-fusion,ganomaly,egbad,anogan] [--sets fmnist0,...,fmnist9,magnetic_tile,deeppcb]
 //     [--epochs 15] [--limit N] [--max-test N] [--size 32] [--table-only]
-//     [--patch --working-size 256 --stride 16 --steps-per-epoch N --tag -patch] [--skip-reference]
+//     [--patch --working-size 256 --stride 16 --steps-per-epoch N --tag=-patch] [--skip-reference]
 // Every set also gets the PyTorch GANomaly reference (bench/torch_ganomaly.py: the paper's defaults, 32x32,
 // 15 epochs, last epoch, eval mode) on the same folder and the same --limit, once per set (kept in
 // detection/reference/), so every row shows ours beside it.

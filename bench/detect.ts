@@ -218,7 +218,7 @@ function writeTables(): void {
   const md: string[] = [
     "# Detection (each method's default configuration; threshold calibrated on held-out GOOD training images)",
     '',
-    `Machine: ${cpus()[0]?.model} (${availableParallelism()} cores). Written by \`npm run bench:detect\`; raw numbers in detection/*.json.`,
+    `Machine: ${cpus()[0]?.model} (${availableParallelism()} cores). Written by \`npm run bench:detect\`; raw numbers in detection/*.json; heatmap sheets in detection/heatmaps/ (written by the run, not committed: they show the data sets' images).`,
     '',
   ];
   for (const method of METHODS) {

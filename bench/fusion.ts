@@ -39,9 +39,7 @@ async function features(g: Ganomaly, samples: ImageSample[]): Promise<Features> 
   for (let i = 0; i < samples.length; i += 64) {
     const x = toBatch(samples.slice(i, i + 64));
     const o = tf.tidy(() => {
-      const li = g.encoderG.apply(x, { training: false }) as tf.Tensor;
-      const xh = g.decoderG.apply(li, { training: false }) as tf.Tensor;
-      const lo = g.encoderE.apply(xh, { training: false }) as tf.Tensor;
+      const { latentI: li, xHat: xh, latentO: lo } = g.infer(x);
       const d = (g.discriminator.apply(x, { training: false }) as tf.Tensor[])[1];
       return [
         li.reshape([li.shape[0], -1]),

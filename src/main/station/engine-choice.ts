@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Rng, TfjsEngine, type ImageBatch, type ScoringEngine } from '../../ml';
-import { checkParity, exportOnnx, OnnxEngine, PARITY_TOLERANCE } from '../../ml/onnx';
+import { Rng, TfjsEngine, type ImageBatch, type Method, type ScoringEngine } from '../../ml';
+import { checkParity, exportOnnx, OnnxEngine, PARITY_TOLERANCE, whyNotOnnx } from '../../ml/onnx';
 import type { LoadedModel } from '../io/model-store';
 
 export type EnginePreference = 'auto' | 'tfjs' | 'onnxruntime';
@@ -34,20 +34,10 @@ export async function chooseEngine(
 ): Promise<EngineChoice> {
   const tfjs = new TfjsEngine(model.detector);
   if (pref === 'tfjs') return { engine: tfjs, reason: 'tfjs forced by the engine setting' };
-  if (model.meta.method === 'anogan') {
-    if (pref === 'onnxruntime')
-      throw new Error('AnoGAN cannot run on ONNX Runtime: its latent search needs gradients');
-    return { engine: tfjs, reason: "AnoGAN's per-image latent search needs gradients: tfjs" };
-  }
-  if (model.meta.method === 'ganomaly-fusion') {
-    if (pref === 'onnxruntime')
-      throw new Error(
-        'ganomaly-fusion cannot run on ONNX Runtime: its nearest-neighbour scores are not exported',
-      );
-    return {
-      engine: tfjs,
-      reason: "ganomaly-fusion's nearest-neighbour scores are not in the ONNX graph: tfjs",
-    };
+  const not = whyNotOnnx(model.meta.method as Method);
+  if (not) {
+    if (pref === 'onnxruntime') throw new Error(`${not.name} cannot run on ONNX Runtime: ${not.why}`);
+    return { engine: tfjs, reason: `${not.name}: ${not.why}; tfjs` };
   }
   let onnx: OnnxEngine | undefined;
   try {

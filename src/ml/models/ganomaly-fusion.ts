@@ -86,11 +86,8 @@ export class GanomalyFusion implements Detector {
 
   /** Flattened latent and discriminator features (inference mode), plus the two GANomaly scores. */
   private forward(x: tf.Tensor4D) {
-    const g = this.gan;
-    const latentI = g.encoderG.apply(x, { training: false }) as tf.Tensor4D;
-    const xHat = g.decoderG.apply(latentI, { training: false }) as tf.Tensor4D;
-    const latentO = g.encoderE.apply(xHat, { training: false }) as tf.Tensor4D;
-    const feats = (g.discriminator.apply(x, { training: false }) as tf.Tensor[])[1];
+    const { latentI, xHat, latentO } = this.gan.infer(x);
+    const feats = (this.gan.discriminator.apply(x, { training: false }) as tf.Tensor[])[1];
     const n = x.shape[0];
     return {
       xHat,
@@ -109,7 +106,7 @@ export class GanomalyFusion implements Detector {
     return tf.scalar(1).sub(tf.topk(sims, k).values.mean(1)) as tf.Tensor1D;
   }
 
-  /** The four component scores of a batch, [n, 4] (banks must exist). */
+  /** The four component scores of a batch, [n, 4] (banks must exist; call inside a tidy). */
   private components(x: tf.Tensor4D): { xHat: tf.Tensor4D; parts: tf.Tensor2D } {
     const f = this.forward(x);
     const parts = tf.stack(
@@ -174,20 +171,24 @@ export class GanomalyFusion implements Detector {
   /** The fused score; before fitGoodImages has run (mid-training) it is GANomaly's latent gap. */
   async score(x: tf.Tensor4D, opts: ScoreOptions = {}): Promise<ScoreBatch> {
     if (!this.fitted) return this.gan.score(x, opts);
-    const { mean, std } = this.stats!;
     const out = tf.tidy(() => {
-      const { xHat, parts } = this.components(x);
-      const fused = parts.sub(tf.tensor1d(mean)).div(tf.tensor1d(std)).sum(1);
-      return scoreTensors(x, xHat, fused, opts, this.base.heatmapSigma);
+      const { xHat, z } = this.standardised(x);
+      return scoreTensors(x, xHat, z.sum(1), opts, this.base.heatmapSigma);
     });
     return readScoreBatch(out);
   }
 
-  /** The four standardised components per image, for benchmarks and explanations. */
+  /** The four components as z-scores against the held-out good images, [n, 4] (call inside a tidy). */
+  private standardised(x: tf.Tensor4D): { xHat: tf.Tensor4D; z: tf.Tensor2D } {
+    const { mean, std } = this.stats!;
+    const { xHat, parts } = this.components(x);
+    return { xHat, z: parts.sub(tf.tensor1d(mean)).div(tf.tensor1d(std)) };
+  }
+
+  /** The four standardised components per image, for explaining a score (the score is their sum). */
   async scoreComponents(x: tf.Tensor4D): Promise<number[][]> {
     if (!this.fitted) throw new Error('ganomaly-fusion has not been fitted to good images yet');
-    const { mean, std } = this.stats!;
-    const t = tf.tidy(() => this.components(x).parts.sub(tf.tensor1d(mean)).div(tf.tensor1d(std)));
+    const t = tf.tidy(() => this.standardised(x).z);
     const rows = t.arraySync() as number[][];
     t.dispose();
     return rows;

@@ -114,11 +114,17 @@ export class Ganomaly extends GanDetector {
     fresh.dispose();
   }
 
+  /** The inference-mode pass every GANomaly score starts from (call inside a tidy). */
+  infer(x: tf.Tensor4D): { latentI: tf.Tensor4D; xHat: tf.Tensor4D; latentO: tf.Tensor4D } {
+    const latentI = this.encoderG.apply(x, { training: false }) as tf.Tensor4D;
+    const xHat = this.decoderG.apply(latentI, { training: false }) as tf.Tensor4D;
+    const latentO = this.encoderE.apply(xHat, { training: false }) as tf.Tensor4D;
+    return { latentI, xHat, latentO };
+  }
+
   async score(x: tf.Tensor4D, opts: ScoreOptions = {}): Promise<ScoreBatch> {
     const out = tf.tidy(() => {
-      const latentI = this.encoderG.apply(x, { training: false }) as tf.Tensor4D;
-      const xHat = this.decoderG.apply(latentI, { training: false }) as tf.Tensor4D;
-      const latentO = this.encoderE.apply(xHat, { training: false }) as tf.Tensor4D;
+      const { latentI, xHat, latentO } = this.infer(x);
       const scores = tf.squaredDifference(latentI, latentO).mean([1, 2, 3]);
       return scoreTensors(x, xHat, scores, opts, this.config.heatmapSigma);
     });

@@ -11,7 +11,7 @@
 // LayersModel from its outputs back through the layers' inbound tensors and emits ONNX nodes (inside the
 // graph everything 4-D is NCHW; BatchNormalization is folded into the convolution before it), and the
 // per-method score heads, which follow ganomaly.ts / egbad.ts score() operation for operation.
-// AnoGAN is not exportable: its score is a per-image latent search by gradient descent.
+// AnoGAN and ganomaly-fusion are not exportable (NOT_EXPORTABLE below says why); they score on tfjs.
 import type * as tf from '@tensorflow/tfjs';
 import type { Detector, DetectorConfig, EgbadConfig, Method } from '../models/types';
 import { gaussianTaps } from '../residual';
@@ -430,25 +430,33 @@ function tensorInfo(name: string, dims: (number | string)[]): ValueInfoProto {
   };
 }
 
-/** Methods whose whole score is a feed-forward graph this exporter writes. */
+/** The methods whose score is not a feed-forward graph this exporter writes, and why (they score on tfjs). */
+const NOT_EXPORTABLE: Partial<Record<Method, { name: string; why: string }>> = {
+  anogan: {
+    name: 'AnoGAN',
+    why: 'its score is a per-image latent search by gradient descent, which needs gradients',
+  },
+  'ganomaly-fusion': {
+    name: 'ganomaly-fusion',
+    why: 'its nearest-neighbour scores (top-k over its memory banks) are not in the exported graph',
+  },
+};
+
+/** Why `method` has no ONNX form, or undefined when it has one (GANomaly, EGBAD). */
+export function whyNotOnnx(method: Method): { name: string; why: string } | undefined {
+  return NOT_EXPORTABLE[method];
+}
+
 export function onnxExportable(method: Method): boolean {
-  return method === 'ganomaly' || method === 'egbad';
+  return !whyNotOnnx(method);
 }
 
 /** Serialise a GANomaly or EGBAD detector (inference mode) as an ONNX model; see the top of this file. */
 export function exportOnnx(detector: Detector): Uint8Array {
   const { config } = detector;
-  if (config.method === 'anogan') {
-    throw new Error(
-      'AnoGAN cannot be exported to ONNX: its score is a per-image latent search by gradient descent, ' +
-        'which needs gradients; score AnoGAN models with the tfjs engine',
-    );
-  }
-  if (config.method === 'ganomaly-fusion') {
-    throw new Error(
-      "ganomaly-fusion is not exported to ONNX: its nearest-neighbour scores (top-k over the memory banks) are not in the exporter's graph; score it with the tfjs engine",
-    );
-  }
+  const not = whyNotOnnx(config.method);
+  if (not)
+    throw new Error(`${not.name} cannot be exported to ONNX: ${not.why}; score it with the tfjs engine`);
   const { size, channels } = config;
   const g = new GraphBuilder();
   g.unique(ONNX_INPUT);

@@ -45,6 +45,59 @@ const reportPeriod = z.object({
 /** Report files are named by the station (no folders, no dots before the extension but the one). */
 export const REPORT_FILE_NAME = /^[A-Za-z0-9_-]{1,120}\.(pdf|csv)$/;
 
+// ---------- plant outputs (MQTT per line, the station's OPC UA server) ----------
+
+export const MQTT_URL_PROTOCOLS = ['mqtt:', 'mqtts:', 'ws:', 'wss:'] as const;
+export const OPCUA_SECURITY_MODES = ['sign-and-encrypt', 'sign', 'none'] as const;
+export type OpcuaSecurityMode = (typeof OPCUA_SECURITY_MODES)[number];
+
+/** A broker URL: mqtt(s):// or ws(s)://, a host, and no credentials (those have their own fields). */
+const brokerUrl = z
+  .string()
+  .trim()
+  .min(1)
+  .max(2048)
+  .superRefine((s, ctx) => {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not a URL (e.g. mqtt://broker.plant:1883)' });
+      return;
+    }
+    if (!(MQTT_URL_PROTOCOLS as readonly string[]).includes(u.protocol))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'the broker URL must start with mqtt://, mqtts://, ws:// or wss://',
+      });
+    else if (!u.hostname) ctx.addIssue({ code: 'custom', message: 'the broker URL needs a host' });
+    if (u.username || u.password)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'put the user name and password in their own fields, not in the URL',
+      });
+  });
+/** One or more MQTT topic levels to publish under: no wildcards, no leading $ or /, no trailing /. */
+const topicPrefix = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine(
+    (s) => !/[+#\0]/.test(s) && !s.startsWith('$') && !s.startsWith('/') && !s.endsWith('/'),
+    'topic prefix: no + or #, and no leading $ or /, or trailing /',
+  );
+/** A password: undefined keeps the stored one, null removes it. Never sent back to a client. */
+const secret = z.string().min(1).max(1000).nullable().optional();
+const userName = z.string().trim().min(1).max(200).nullable().optional();
+const pemFile = folder.nullable().optional();
+const listenHost = z
+  .string()
+  .trim()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9.:-]+$/, 'an IP address or host name');
+
 // ---------- request schemas, one per method ----------
 
 export const requestSchemas = {
@@ -136,6 +189,39 @@ export const requestSchemas = {
     .strict()
     .refine((r) => r.pdf || r.csv, 'exportReport: ask for a PDF, a CSV or both'),
   getReportFile: z.object({ name: z.string().regex(REPORT_FILE_NAME, 'not a report file name') }).strict(),
+  listOutputs: z.object({}).strict(),
+  /** Create or change a line's MQTT output; an omitted field keeps its value (or its default), null clears it. */
+  setMqttOutput: z
+    .object({
+      lineId: id,
+      url: brokerUrl,
+      topicPrefix: topicPrefix.optional(),
+      qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+      username: userName,
+      password: secret,
+      caFile: pemFile,
+      certFile: pemFile,
+      keyFile: pemFile,
+      enabled: z.boolean().optional(),
+    })
+    .strict(),
+  /** Create or change the station's OPC UA server; an omitted field keeps its value (or its default). */
+  setOpcuaOutput: z
+    .object({
+      port: z.number().int().min(0).max(65535),
+      host: listenHost.optional(),
+      securityMode: z.enum(OPCUA_SECURITY_MODES).optional(),
+      allowAnonymous: z.boolean().optional(),
+      username: userName,
+      password: secret,
+      enabled: z.boolean().optional(),
+    })
+    .strict(),
+  removeOutput: z.object({ id }).strict(),
+  /** Trust an OPC UA client certificate the server rejected (by its SHA-1 thumbprint, as listOutputs shows it). */
+  trustOpcuaClient: z
+    .object({ thumbprint: z.string().regex(/^[0-9a-fA-F]{40}$/, 'a SHA-1 thumbprint') })
+    .strict(),
 } as const;
 
 export type Requests = { [K in keyof typeof requestSchemas]: z.input<(typeof requestSchemas)[K]> };
@@ -351,6 +437,62 @@ export interface ReportFileData {
   data: Uint8Array;
 }
 
+/** off: disabled; then per kind: MQTT connecting / connected / disconnected (retrying), OPC UA starting / listening;
+ * error: refused or failing in a way a person has to fix (credentials, TLS, port in use). */
+export type OutputState =
+  'off' | 'starting' | 'connecting' | 'connected' | 'disconnected' | 'listening' | 'error';
+
+interface OutputSummaryBase {
+  id: number;
+  /** null: every line (the OPC UA server). */
+  lineId: number | null;
+  lineName: string | null;
+  enabled: boolean;
+  state: OutputState;
+  stateText: string;
+  /** Messages committed but not yet delivered (they are delivered, in order, once the output is back). */
+  backlog: number;
+  /** Delivered since the station started. */
+  sent: number;
+  lastSentAt: string | null;
+}
+
+/** A line's MQTT output. Its password is never sent: only whether one is stored. */
+export interface MqttOutputSummary extends OutputSummaryBase {
+  kind: 'mqtt';
+  mqtt: {
+    url: string;
+    topicPrefix: string;
+    qos: 0 | 1 | 2;
+    username: string | null;
+    hasPassword: boolean;
+    caFile: string | null;
+    certFile: string | null;
+    keyFile: string | null;
+  };
+}
+
+/** The station's OPC UA server. Its password is never sent: only whether one is stored. */
+export interface OpcuaOutputSummary extends OutputSummaryBase {
+  kind: 'opcua';
+  opcua: {
+    port: number;
+    host: string;
+    securityMode: OpcuaSecurityMode;
+    allowAnonymous: boolean;
+    username: string | null;
+    hasPassword: boolean;
+    /** opc.tcp://host:port while listening. */
+    endpointUrl: string | null;
+    /** SHA-1 of the station's own certificate, for the PLC side to check before trusting it. */
+    certificateThumbprint: string | null;
+    /** Client certificates refused because nobody trusted them yet. */
+    rejectedClients: { thumbprint: string; subject: string }[];
+  };
+}
+
+export type OutputSummary = MqttOutputSummary | OpcuaOutputSummary;
+
 export interface Responses {
   getInfo: StationInfo;
   signIn: Operator;
@@ -377,6 +519,11 @@ export interface Responses {
   previewReport: ReportSummary;
   exportReport: ExportedReport;
   getReportFile: ReportFileData;
+  listOutputs: OutputSummary[];
+  setMqttOutput: MqttOutputSummary;
+  setOpcuaOutput: OpcuaOutputSummary;
+  removeOutput: { removed: number };
+  trustOpcuaClient: OpcuaOutputSummary;
 }
 
 // ---------- events ----------
@@ -385,6 +532,7 @@ export type StationEvent =
   | { type: 'inspection'; inspection: Inspection }
   | { type: 'line-status'; line: LineSummary }
   | { type: 'training-progress'; job: TrainingJob }
+  | { type: 'output-status'; output: OutputSummary }
   | { type: 'error'; message: string; lineId?: number };
 
 /** The API every transport carries: typed methods plus an event subscription (returns unsubscribe). */

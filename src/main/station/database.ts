@@ -25,6 +25,7 @@ import {
   type ChainedDecision,
   type ChainVerification,
 } from './audit-chain';
+import { OUTPUTS_MIGRATION } from './outputs/outbox-schema';
 
 export type { ChainVerification } from './audit-chain';
 
@@ -462,6 +463,8 @@ export const MIGRATIONS: readonly Migration[] = [
       SELECT operator, min(decided_at) FROM decisions GROUP BY operator ORDER BY min(decided_at);
     `,
   },
+  // The plant outputs keep their tables in their own module (outputs/outbox-schema.ts).
+  { version: 4, ...OUTPUTS_MIGRATION },
 ];
 
 /** The schema version this code writes. */
@@ -770,6 +773,19 @@ export class StationDatabase {
 
   get isOpen(): boolean {
     return this.db.open;
+  }
+
+  /** The connection itself, for modules that keep their own tables in this file (outputs/outbox-store.ts). */
+  get connection(): Database.Database {
+    return this.db;
+  }
+
+  /**
+   * Run `fn` in one IMMEDIATE transaction (`durable`: committed with synchronous = FULL), so a caller can
+   * commit its own rows together with this class's writes, which join it.
+   */
+  transaction<T>(fn: () => T, durable = false): T {
+    return this.write(fn, durable);
   }
 
   /** Prepared once per SQL text and reused (the dynamic filter queries have few distinct shapes). */

@@ -21,7 +21,10 @@ import {
   type Inspection,
   type LineSummary,
   type ModelSummary,
+  type MqttOutputSummary,
+  type OpcuaOutputSummary,
   type Operator,
+  type OutputSummary,
   type Requests,
   type Responses,
   type StationApi,
@@ -54,6 +57,7 @@ import {
   type StageTimes,
 } from './inspector';
 import { LineWatcher, type WatchStatus } from './line-watcher';
+import { Outputs } from './outputs/outputs';
 import type { EvaluationRequest, FromEvaluationWorker } from './evaluation-worker';
 import { ScorerPool, ScorerUnavailableError, workerUrl } from './scorer-pool';
 import { TrainingJobs } from './training-jobs';
@@ -110,6 +114,8 @@ export class Station implements StationApi {
   readonly reportsDir: string;
   private readonly pool: ScorerPool;
   private readonly jobs: TrainingJobs;
+  /** MQTT and OPC UA: fed from the outbox that the database fills with each inspection and decision. */
+  readonly outputs: Outputs;
   private readonly events = new EventEmitter();
   private readonly lines = new Map<number, LineRuntime>();
   private readonly queue: Queued[] = [];
@@ -145,6 +151,14 @@ export class Station implements StationApi {
       onUpdate: (job) => this.emit({ type: 'training-progress', job }),
       onModel: (folder) => this.registerModelFolder(folder),
     });
+    this.outputs = new Outputs({
+      db: this.db,
+      dataDir: this.dataDir,
+      stationName: o.stationName,
+      emit: (e) => this.emit(e),
+      line: (id) => (this.db.getLine(id) ? this.lineSummary(id) : undefined),
+      lines: () => this.db.listLines().map((l) => this.lineSummary(l.id)),
+    });
   }
 
   /** Open (or create) the station in `dataDir`, start every active line, and catch up. */
@@ -152,6 +166,7 @@ export class Station implements StationApi {
     const s = new Station(o);
     s.jobs.markInterrupted();
     for (const row of s.db.listLines()) s.startLine(row);
+    await s.outputs.start();
     return s;
   }
 
@@ -164,6 +179,7 @@ export class Station implements StationApi {
 
   private emit(e: StationEvent): void {
     this.events.emit('event', e);
+    this.outputs.onStationEvent(e);
   }
 
   // ---------- lines ----------
@@ -580,6 +596,7 @@ export class Station implements StationApi {
         comment: req.comment ?? null,
         correctsDecisionId: req.correctsDecisionId ?? null,
       });
+      this.outputs.kick(); // the decision's outbox rows were committed with it
       return toDecision(row);
     } catch (e) {
       throw new StationError((e as Error).message, 'refused');
@@ -633,6 +650,28 @@ export class Station implements StationApi {
 
   async listTrainingJobs(): Promise<TrainingJob[]> {
     return this.jobs.list();
+  }
+
+  // ---------- plant outputs (src/main/station/outputs/) ----------
+
+  listOutputs(): Promise<OutputSummary[]> {
+    return this.outputs.list();
+  }
+
+  setMqttOutput(req: Requests['setMqttOutput']): Promise<MqttOutputSummary> {
+    return this.outputs.setMqtt(req);
+  }
+
+  setOpcuaOutput(req: Requests['setOpcuaOutput']): Promise<OpcuaOutputSummary> {
+    return this.outputs.setOpcua(req);
+  }
+
+  removeOutput(req: Requests['removeOutput']): Promise<{ removed: number }> {
+    return this.outputs.remove(req);
+  }
+
+  trustOpcuaClient(req: Requests['trustOpcuaClient']): Promise<OpcuaOutputSummary> {
+    return this.outputs.trustOpcuaClient(req);
   }
 
   async verifyAudit(): Promise<AuditResult> {
@@ -768,6 +807,7 @@ export class Station implements StationApi {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.lines.keys()].map((id) => this.stopLine(id)));
+    await this.outputs.close();
     await this.jobs.close();
     await Promise.all([...this.evaluations].map((w) => w.terminate()));
     await this.pool.close();

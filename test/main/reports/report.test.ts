@@ -1,9 +1,10 @@
 // Audit reports on a real station database built by the test: three lines over three days, flags with
 // thumbnails and heatmaps in the artifact store, decisions with corrections and hostile comments. The CSV
-// is parsed back with csv-parse, the PDF read with poppler (pdftotext, pdfinfo, pdfimages) and rendered
-// with pdftoppm into test-artifacts/reports/ for a person to look at. Every expected number comes from
-// the database itself (countInspections, getInspection, decisionsFor), never from the report code.
-import { execFileSync } from 'node:child_process';
+// is parsed back with csv-parse, the PDF read back in JavaScript (test/helpers/pdf.ts: text, pages, fonts,
+// images) and kept in test-artifacts/reports/ for a person to look at, with page pictures where poppler's
+// pdftoppm is installed (no test needs it). Every expected number comes from the database itself
+// (countInspections, getInspection, decisionsFor), never from the report code.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -26,6 +27,7 @@ import {
 } from '../../../src/main/reports';
 import { runCli } from '../../helpers/cli';
 import { tempDir } from '../../helpers/fixtures';
+import { readPdf, readPdfText, type PdfContents } from '../../helpers/pdf';
 import { artifactPair, fakeModelMeta } from '../../helpers/station-records';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'reports');
@@ -208,14 +210,7 @@ function truth(db: StationDatabase, base: InspectionFilters) {
   };
 }
 
-function run(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-}
-
-const pdfText = (file: string) => run('pdftotext', ['-layout', file, '-']);
-const pdfPages = (file: string) => Number(/Pages:\s+(\d+)/.exec(run('pdfinfo', [file]))![1]);
-
-/** A row of the summary tables as pdftotext lays it out: the label, then the nine count columns. */
+/** A row of the summary tables as pdf.js reads it: the label, then the nine count columns. */
 function tableRow(text: string, label: string) {
   const re = new RegExp(
     `^\\s*${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+${'([\\d,]+)\\s+'.repeat(7)}(\\S+)\\s+(\\S+)\\s*$`,
@@ -237,16 +232,23 @@ function tableRow(text: string, label: string) {
   };
 }
 
-/** Render every page at 60 dpi into test-artifacts/reports/NAME-*.png (the PDF beside them); returns the PNGs. */
-function render(pdf: string, name: string): string[] {
+/** poppler's page renderer: optional, it only draws pictures of the pages for a person to look at. */
+const HAVE_PDFTOPPM = !spawnSync('pdftoppm', ['-v']).error;
+
+/**
+ * Keep the PDF as test-artifacts/reports/NAME.pdf for a look and, where pdftoppm is installed, every page
+ * as NAME-*.png at 60 dpi: one picture per page, none blank, or it throws.
+ */
+function keepForALook(pdf: string, pages: number, name: string): void {
   mkdirSync(ARTIFACTS, { recursive: true });
   for (const f of readdirSync(ARTIFACTS)) if (f.startsWith(`${name}-`)) rmSync(join(ARTIFACTS, f));
   copyFileSync(pdf, join(ARTIFACTS, `${name}.pdf`));
-  run('pdftoppm', ['-png', '-r', '60', pdf, join(ARTIFACTS, name)]);
-  return readdirSync(ARTIFACTS)
-    .filter((f) => f.startsWith(`${name}-`) && f.endsWith('.png'))
-    .sort()
-    .map((f) => join(ARTIFACTS, f));
+  if (!HAVE_PDFTOPPM) return;
+  execFileSync('pdftoppm', ['-png', '-r', '60', pdf, join(ARTIFACTS, name)]);
+  const pngs = readdirSync(ARTIFACTS).filter((f) => f.startsWith(`${name}-`) && f.endsWith('.png'));
+  const blank = pngs.filter((f) => statSync(join(ARTIFACTS, f)).size <= 5_000);
+  if (pngs.length !== pages || blank.length)
+    throw new Error(`pdftoppm drew ${pngs.length} page(s) of ${pages}, blank: ${blank.join(', ') || 'none'}`);
 }
 
 type CsvRow = Record<string, string>;
@@ -434,13 +436,15 @@ describe('CSV', () => {
 
 describe('PDF', () => {
   let file: string;
+  let pdf: PdfContents;
   let text: string;
 
   beforeAll(async () => {
     file = join(t.dir, 'all.pdf');
     const written = await writeReport(fx.db, fx.store, options(), { pdf: file });
-    text = pdfText(file);
-    expect(written.pdfPages).toBe(pdfPages(file));
+    pdf = await readPdf(file);
+    text = pdf.text;
+    expect(written.pdfPages).toBe(pdf.pages);
   });
 
   it('prints the summary numbers the database holds, overall and per line', () => {
@@ -484,20 +488,15 @@ describe('PDF', () => {
   });
 
   it('embeds subsets of the DejaVu fonts and no standard font', () => {
-    const fonts = run('pdffonts', [file])
-      .split('\n')
-      .slice(2)
-      .filter((l) => l.trim())
-      .map((l) => l.trim().split(/\s+/));
-    // name (SUBSET+PostScript name) ... emb sub uni object generation
-    expect(fonts.map((f) => f[0].replace(/^[A-Z]{6}\+/, '')).sort()).toEqual([
+    // Every font the pages use, as pdffonts lists them: SUBSET+PostScript name, embedded, subset, ToUnicode.
+    expect(pdf.fonts.map((f) => f.name.replace(/^[A-Z]{6}\+/, '')).sort()).toEqual([
       'DejaVuSans',
       'DejaVuSans-Bold',
       'DejaVuSansMono',
     ]);
-    for (const f of fonts) {
-      expect(f[0]).toMatch(/^[A-Z]{6}\+/);
-      expect(f.slice(-5, -2)).toEqual(['yes', 'yes', 'yes']);
+    for (const f of pdf.fonts) {
+      expect(f.name).toMatch(/^[A-Z]{6}\+/);
+      expect([f.embedded, f.subset, f.toUnicode]).toEqual([true, true, true]);
     }
   });
 
@@ -506,29 +505,27 @@ describe('PDF', () => {
     const listed = [...text.matchAll(/#(\d+) · (Press A|Press B|Weld C)/g)].map((m) => Number(m[1]));
     expect(listed).toEqual(flagged.map((r) => r.id));
     // Each flag shows its thumbnail and heatmap; a PNG missing from the store shows as an empty box, and
-    // identical PNGs (content-addressed keys) are embedded once.
-    const images = run('pdfimages', ['-list', file])
-      .split('\n')
-      .slice(2)
-      .filter((l) => /\simage\s/.test(l));
+    // identical PNGs (content-addressed keys) are embedded once: one image object per key, drawn again.
+    const draws = pdf.imageDraws.reduce((a, b) => a + b, 0);
     const missing = flagged.filter((r) => r.thumbnailKey === 'f'.repeat(64)).length;
     expect(missing).toBeGreaterThan(0);
     expect(text).toContain(`${missing} image(s) missing from the artifact store`);
-    expect(images).toHaveLength(2 * flagged.length - missing);
-    const objects = new Set(images.map((l) => l.trim().split(/\s+/)[10]));
+    expect(draws).toBe(2 * flagged.length - missing);
     const keys = new Set(
       flagged.flatMap((r) => [r.thumbnailKey, r.heatmapKey]).filter((k) => k !== 'f'.repeat(64)),
     );
-    expect(objects.size).toBe(keys.size);
-    const n = pdfPages(file);
+    expect(keys.size).toBeLessThan(draws);
+    expect(pdf.imageObjects).toBe(keys.size);
+    const n = pdf.pages;
     expect(n).toBeGreaterThan(4);
     for (let i = 1; i <= n; i++) expect(text).toContain(`Page ${i} of ${n}`);
   });
 
-  it('renders to page images (kept in test-artifacts/reports for a look)', () => {
-    const pngs = render(file, 'report');
-    expect(pngs).toHaveLength(pdfPages(file));
-    for (const p of pngs) expect(statSync(p).size).toBeGreaterThan(5_000);
+  it('reads back strictly on every page, each drawing text (kept in test-artifacts/reports for a look)', () => {
+    // readPdf has pdf.js reject what it cannot parse instead of recovering, on every page.
+    expect(pdf.pageText).toHaveLength(pdf.pages);
+    for (const page of pdf.pageText) expect(page.trim()).not.toBe('');
+    keepForALook(file, pdf.pages, 'report');
   });
 });
 
@@ -558,11 +555,10 @@ describe('page numbers', () => {
         });
         const pdf = join(t.dir, 'paging', `${k}.pdf`);
         const { pdfPages: pages } = await writeReport(db, store, options(), { pdf });
-        const n = pdfPages(pdf);
+        const read = await readPdfText(pdf);
+        const n = read.pages;
         expect(pages).toBe(n);
-        expect(run('pdftotext', ['-layout', '-f', String(n), '-l', String(n), pdf, '-'])).toContain(
-          `Page ${n} of ${n}`,
-        );
+        expect(read.pageText[n - 1]).toContain(`Page ${n} of ${n}`);
         seen.add(n);
       }
       expect(seen.size).toBeGreaterThanOrEqual(4); // the table grew over at least three page breaks
@@ -582,7 +578,8 @@ describe('filtered by line', () => {
     expect(rows).toHaveLength(fx.db.countInspections({ ...period, lineId: fx.lines.b }));
     expect(rows.length).toBeLessThan(fx.db.countInspections(period));
     expect(new Set(rows.map((r) => r.line))).toEqual(new Set(['Press B']));
-    const text = pdfText(pdf);
+    const read = await readPdf(pdf);
+    const text = read.text;
     expect(text).toContain('Press B (report restricted to this line)');
     expect(tableRow(text, 'All lines')).toEqual(truth(fx.db, { ...period, lineId: fx.lines.b }));
     expect(text).not.toMatch(/Press A|Weld C/);
@@ -590,7 +587,7 @@ describe('filtered by line', () => {
     expect([...text.matchAll(/#(\d+) · Press B/g)].map((m) => Number(m[1]))).toEqual(
       flagged.map((r) => r.id),
     );
-    render(pdf, 'line-b');
+    keepForALook(pdf, read.pages, 'line-b');
   });
 });
 
@@ -608,12 +605,13 @@ describe('empty period', () => {
     expect(summary.overall.flagRate).toBeNull();
     expect(readFileSync(csv, 'utf8')).toBe(`${Object.values(CSV_COLUMNS).join(',')}\r\n`);
     expect(readCsv(csv)).toEqual([]);
-    const text = pdfText(pdf);
+    const read = await readPdf(pdf);
+    const text = read.text;
     expect(text).toContain(NO_INSPECTIONS);
     expect(tableRow(text, 'All lines')).toMatchObject({ inspected: 0, flagged: 0, flagRate: '–' });
-    const n = pdfPages(pdf);
+    const n = read.pages;
     expect(text).toContain(`Page ${n} of ${n}`);
-    expect(render(pdf, 'empty')).toHaveLength(n);
+    keepForALook(pdf, n, 'empty');
   });
 });
 
@@ -654,11 +652,12 @@ describe('tampered decisions', () => {
     expect(r.code, r.err).toBe(1);
     expect(r.out).toMatch(new RegExp(`audit chain BROKEN at decision ${victim}: hash mismatch`));
     expect(r.out).toMatch(/wrote .*tampered\.pdf/);
-    const text = pdfText(pdf);
+    const read = await readPdf(pdf);
+    const text = read.text;
     expect(text).toContain(`AUDIT CHAIN BROKEN at decision #${victim}`);
     expect(text).toMatch(new RegExp(`First bad row\\s+decision #${victim}`));
     expect(text).toContain('UNVERIFIED');
-    render(pdf, 'tampered');
+    keepForALook(pdf, read.pages, 'tampered');
     const rows = readCsv(csv).filter((row) => row.decision_id !== '');
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows)

@@ -1,24 +1,25 @@
-// End to end in a real browser: Debian's Chromium (through playwright-core) drives the built renderer,
+// End to end in a real browser: Chromium (Debian's, else the one in npm's @sparticuz/chromium; see
+// ./chromium.ts) drives the built renderer through playwright-core,
 // served with the real station over HTTP + WebSocket (the same StationApi the Electron preload carries).
 // A real model, real camera folder, real SQLite. Screenshots of every view at 1366x768 are kept in
 // test-artifacts/e2e/ to look at.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { serveHttp, type RunningServer } from '../../src/main/station/http-server';
 import { validated } from '../../src/main/station/in-process';
 import { Station } from '../../src/main/station/station';
 import { tempDir, writeMvtecSet } from '../helpers/fixtures';
 import { dropPart, trainTinyModel, waitFor } from '../helpers/station-fixtures';
+import { CHROMIUM_ARGS, findChromium } from './chromium';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '../..');
 const SHOTS = join(ROOT, 'test-artifacts', 'e2e');
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium)
-  console.warn(`e2e skipped: no Chromium at ${CHROMIUM} (apt install chromium, or set CHROMIUM_PATH)`);
+const chrome = await findChromium();
+if (chrome.found) console.log(`e2e in Chromium: ${chrome.from}`);
+else console.warn(`e2e skipped: ${chrome.reason}`);
 
 const t = tempDir('station-e2e-');
 let station: Station;
@@ -41,8 +42,12 @@ async function view(id: string): Promise<void> {
     .waitFor();
 }
 
-describe.skipIf(!haveChromium)('the station UI in Chromium', () => {
+describe('the station UI in Chromium', () => {
+  // Without a browser every test is skipped, each with the reason (vitest counts them in its summary).
+  beforeEach(({ skip }) => skip(!chrome.found, chrome.found ? undefined : chrome.reason));
+
   beforeAll(async () => {
+    if (!chrome.found) return;
     mkdirSync(SHOTS, { recursive: true });
     // The renderer as the app ships it (electron-vite build; ~2 s).
     execFileSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], {
@@ -62,18 +67,7 @@ describe.skipIf(!haveChromium)('the station UI in Chromium', () => {
     const model = await station.registerModel({ folder: modelDir });
     await station.addLine({ name: 'Line 1', folder: cam, modelId: model.id });
     server = await serveHttp(validated(station), { port: 0, staticDir: join(ROOT, 'out', 'renderer') });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--headless',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await chromium.launch({ executablePath: chrome.executablePath, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
     // CSP violations and script errors show up here; the UI must have none.
     page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));

@@ -126,6 +126,9 @@ export class OpcuaServer implements Transport {
 
   private async listen(): Promise<void> {
     const ua = (this.ua = await import('node-opcua'));
+    // node-opcua writes its warnings (a refused client, ...) to stdout, where `station watch` prints results.
+    ua.setWarningLogger((...args: unknown[]) => console.error(...args));
+    ua.setErrorLogger((...args: unknown[]) => console.error(...args));
     const c = this.o.config;
     mkdirSync(this.o.pkiDir, { recursive: true });
     const certificateManager = new ua.OPCUACertificateManager({
@@ -133,6 +136,12 @@ export class OpcuaServer implements Transport {
       automaticallyAcceptUnknownCertificate: false,
     });
     await certificateManager.initialize();
+    // Users sign in by name and password; X509 user certificates would be checked against this store, which
+    // nobody fills (and node-opcua would otherwise keep it in the home folder, outside the data dir).
+    const userCertificateManager = new ua.OPCUACertificateManager({
+      rootFolder: join(this.o.pkiDir, '..', 'user-pki'),
+      automaticallyAcceptUnknownCertificate: false,
+    });
     const modes = {
       'sign-and-encrypt': ua.MessageSecurityMode.SignAndEncrypt,
       sign: ua.MessageSecurityMode.Sign,
@@ -147,6 +156,7 @@ export class OpcuaServer implements Transport {
       // The address clients are told (and the certificate names); all interfaces: the machine's name.
       hostname: anyAddress ? undefined : c.host,
       serverCertificateManager: certificateManager,
+      userCertificateManager,
       securityModes: [modes[c.securityMode]],
       securityPolicies:
         c.securityMode === 'none'
@@ -163,7 +173,6 @@ export class OpcuaServer implements Transport {
       },
       buildInfo: { productName: 'Anomaly Station', manufacturerName: 'Anomaly Station' },
       serverInfo: { applicationName: { text: 'Anomaly Station', locale: 'en' } },
-      disableDiscovery: true,
     });
     this.server = server;
     await server.initialize();

@@ -230,7 +230,7 @@ export class MqttOutput implements Transport {
     );
   }
 
-  async deliver(batch: OutboxMessage[]): Promise<number> {
+  async deliver(batch: OutboxMessage[], progress?: (n: number) => void): Promise<number> {
     const client = this.client;
     if (!client || !this.connected) return 0;
     const { topicPrefix, qos } = this.o.config;
@@ -252,6 +252,7 @@ export class MqttOutput implements Transport {
     for (const ack of acks) {
       if (!(await ack)) break;
       n++;
+      progress?.(n);
     }
     return n;
   }

@@ -10,8 +10,10 @@ export interface Transport {
   /**
    * Deliver `batch` in its order; resolve with how many messages from its start were delivered
    * (acknowledged, where the protocol acknowledges). Anything after the first failure is sent again later.
+   * `progress(n)` may report a delivered prefix before the whole batch is done, so it is marked sent at once
+   * (a station killed mid-batch then sends again only what was not yet acknowledged).
    */
-  deliver(batch: OutboxMessage[]): Promise<number>;
+  deliver(batch: OutboxMessage[], progress?: (n: number) => void): Promise<number>;
 }
 
 export interface SenderOptions {
@@ -72,24 +74,30 @@ export class OutboxSender {
         return;
       }
       if (!batch.length) return;
-      let n = 0;
-      try {
-        n = await this.transport.deliver(batch);
-      } catch (e) {
-        this.o.onError?.(e as Error);
-      }
-      if (this.closed && n === 0) return;
-      if (n > 0) {
+      let marked = 0;
+      let markFailed = false;
+      const mark = (n: number) => {
+        if (n <= marked || markFailed) return;
         try {
           this.store.markSent(this.outputId, batch[n - 1].seq);
         } catch (e) {
           // Delivered but not marked (database closed or full): sent again later, a duplicate by id.
+          markFailed = true;
           this.o.onError?.(e as Error);
           return;
         }
-        this.sent += n;
+        this.sent += n - marked;
+        marked = n;
         this.lastSentAt = new Date().toISOString();
+      };
+      let n = 0;
+      try {
+        n = await this.transport.deliver(batch, mark);
+      } catch (e) {
+        this.o.onError?.(e as Error);
       }
+      mark(n);
+      if (markFailed) return;
       const failed = n < batch.length;
       this.o.onProgress?.(n, failed);
       if (failed) return;

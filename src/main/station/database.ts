@@ -26,6 +26,7 @@ import {
   type ChainVerification,
 } from './audit-chain';
 import { OUTPUTS_MIGRATION } from './outputs/outbox-schema';
+import { NORMALISED_SCORE_MIGRATION } from './normalised-score';
 
 export type { ChainVerification } from './audit-chain';
 
@@ -465,6 +466,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // The plant outputs keep their tables in their own module (outputs/outbox-schema.ts).
   { version: 4, ...OUTPUTS_MIGRATION },
+  { version: 5, ...NORMALISED_SCORE_MIGRATION },
 ];
 
 /** The schema version this code writes. */

@@ -6,9 +6,10 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
-import { heatmapRgba, normaliseScore, verdict as judge, type Calibration, type ModelMeta } from '../../ml';
+import { heatmapRgba, verdict as judge, type Calibration, type ModelMeta } from '../../ml';
 import { decodeImage, encodePng, ImageError, thumbnailPng, unitToBytes } from '../io/images';
 import type { ArtifactStore } from './artifacts';
+import { normalisedAgainst } from './normalised-score';
 import type { NewInspection } from './database';
 import { ScorerUnavailableError, type ModelInfo, type ModelScorer } from './scorer-pool';
 
@@ -186,7 +187,8 @@ export async function inspect(
     decodeMs,
     scoreMs: scored.ms,
     rawScore: Number.isFinite(raw) ? raw : null,
-    normalizedScore: cal && Number.isFinite(raw) ? normaliseScore(raw, cal) : null,
+    normalizedScore:
+      cal && Number.isFinite(raw) ? normalisedAgainst(raw, cal, threshold ?? cal.threshold) : null,
     threshold,
     verdict,
     errorText: verdict === 'error' ? `the model returned a non-finite score (${raw})` : null,

@@ -14,6 +14,20 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const forceBrowser = args.includes('--browser');
 const rest = args.filter((a) => a !== '--browser');
+const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+const station = (argv) =>
+  spawnSync(tsx, [path.join(root, 'src', 'main', 'cli', 'index.ts'), ...argv], {
+    stdio: 'inherit',
+    cwd: root,
+  });
+
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(
+    'npm start [-- --browser] [-- OPTIONS]: the desktop window where Electron is installed, else (or with\n' +
+      "--browser) the station and its UI served on http://127.0.0.1:5317. OPTIONS are `station start`'s:\n",
+  );
+  process.exit(station(['start', '--help']).status ?? 1);
+}
 
 const build = spawnSync(
   process.execPath,
@@ -48,9 +62,4 @@ if (electronBin && !forceBrowser) {
 console.log(
   `npm start: shell: browser — the station over HTTP + WebSocket (${forceBrowser ? '--browser' : `Electron ${why}`})`,
 );
-const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
-const r = spawnSync(tsx, [path.join(root, 'src', 'main', 'cli', 'index.ts'), 'start', ...rest], {
-  stdio: 'inherit',
-  cwd: root,
-});
-process.exit(r.status ?? 1);
+process.exit(station(['start', ...rest]).status ?? 1);

@@ -173,6 +173,8 @@ export const requestSchemas = {
         .strict()
         .optional(),
       defects: folder.optional(),
+      /** The line waiting for this model (e.g. the demo line): the Live view shows it with the job's progress. */
+      forLine: text(80).optional(),
     })
     .strict(),
   cancelTraining: z.object({ jobId: id }).strict(),

@@ -15,8 +15,7 @@ import {
 } from 'electron';
 import { IMAGE_SCHEME, PRODUCT_NAME } from '../common/api';
 import { selectBackend, describeBackend } from '../ml';
-import { ensureDemoModel } from './cli/demo';
-import { startDemoLine } from './cli/demo-station';
+import { startDemo } from './cli/demo-station';
 import { forwardEvents, protocolResponse, serveIpc } from './electron/ipc';
 import { validated } from './station/in-process';
 import { Station } from './station/station';
@@ -136,12 +135,14 @@ async function startStation(): Promise<void> {
     }
   });
 
-  // A fresh install shows something real: the demo line (the demo model is trained once, in the background).
+  // A fresh install shows something real: the demo line (the demo model trains once, as a training job).
   // STATION_DEMO=0 starts an empty station instead.
   if (process.env['STATION_DEMO'] !== '0' && (await api.listLines({})).length === 0) {
-    void ensureDemoModel(backend, dataDir)
-      .then((modelDir) => startDemoLine(api, dataDir, modelDir, 3))
-      .catch((e: Error) => console.error(`demo line not started: ${e.message}`));
+    startDemo(api, dataDir, {
+      everySeconds: 3,
+      loop: process.argv.includes('--loop'),
+      log: (m) => console.log(m),
+    });
   }
 }
 

@@ -1,7 +1,7 @@
 // The `station` CLI end to end on real files: train a GANomaly on a folder of synthetic good parts, eval it
 // on an MVTec-layout test split, score images (a corrupt one among them) with heatmaps, resume, and refuse
-// damaged model folders clearly.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// damaged model folders clearly; --help and option mistakes answered in one line from the option tables.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,9 @@ import Database from 'better-sqlite3';
 import { openDatabase } from '../../src/main/station/database';
 import { trainModel } from '../../src/main/tasks/train-model';
 import { selectBackend } from '../../src/ml';
+import { editDistance, parseCommand, suggest, UsageError } from '../../src/main/cli/args';
 import { runCli } from '../helpers/cli';
+import { trainTinyModel } from '../helpers/station-fixtures';
 import { tempDir, writeGray, writeMvtecSet } from '../helpers/fixtures';
 import { syntheticPart } from '../helpers/synthetic';
 
@@ -246,9 +248,172 @@ describe('station CLI', () => {
     expect(bad.out).toMatch(/BROKEN at decision 2/);
   });
 
-  it('prints usage for a wrong command', async () => {
+  it('says in one line that a model without a reconstruction gets heatmaps only', async () => {
+    // Patch mode keeps no full-image reconstruction (as feature-based methods have none).
+    const patchModel = await trainTinyModel(t.dir, 'patch-model');
+    const heat = join(t.dir, 'heat-patch');
+    const r = await run(
+      'score',
+      '--model',
+      patchModel,
+      join(data, 'test', 'good', '000.png'),
+      '--heatmap',
+      heat,
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(r.err.split('\n').filter((l) => /reconstruction/.test(l))).toEqual([
+      'no reconstruction PNGs: this model (ganomaly, patch mode) gives no reconstruction; heatmaps only',
+    ]);
+    expect(readdirSync(heat)).toEqual(['000.heatmap.png']);
+  });
+
+  it('prints one line with a suggestion for a wrong command', async () => {
     const r = await run('frobnicate');
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/unknown command/);
+    expect(r.err).toBe('station: unknown command "frobnicate" (station --help lists the commands)');
+    const typo = await run('trian');
+    expect(typo.code).toBe(2);
+    expect(typo.err).toMatch(/^station: unknown command "trian"; did you mean train\?/);
+  });
+});
+
+describe('station --help and option errors', () => {
+  it('prints the usage and exits 0 for --help, -h and help', async () => {
+    for (const argv of [['--help'], ['-h'], ['help']]) {
+      const r = await run(...argv);
+      expect(r.code, argv.join(' ')).toBe(0);
+      for (const c of [
+        'train',
+        'eval',
+        'score',
+        'start',
+        'serve',
+        'watch',
+        'verify-audit',
+        'report',
+        'backend',
+      ])
+        expect(r.out).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
+    }
+    const none = await run();
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/^station <command>/);
+  });
+
+  it("prints a command's options from its table for <command> --help, -h and help <command>", async () => {
+    for (const argv of [
+      ['train', '--help'],
+      ['train', '-h'],
+      ['help', 'train'],
+      ['train', '--data', 'x', '--nonsense', '--help'],
+    ]) {
+      const r = await run(...argv);
+      expect(r.code, argv.join(' ')).toBe(0);
+      expect(r.err).toBe(''); // nothing ran: not even the backend line
+      expect(r.out).toMatch(/^station train \[options\]/);
+      for (const o of ['data DIR', 'epochs N', 'patch', 'working-size PX', 'resume', 'backend', 'help'])
+        expect(r.out).toMatch(new RegExp(`^  (-h, )?--${o}( |$)`, 'm'));
+      expect(r.out).toMatch(/--epochs N +training epochs \(at most\) \(default 15\)/);
+    }
+    for (const c of [
+      'eval',
+      'score',
+      'dataset',
+      'start',
+      'demo',
+      'serve',
+      'watch',
+      'verify-audit',
+      'report',
+      'export',
+      'backend',
+    ]) {
+      const r = await run(c, '--help');
+      expect(r.code, c).toBe(0);
+      expect(r.out).toMatch(new RegExp(`^station ${c} `));
+    }
+    const start = await run('start', '--help');
+    expect(start.out).toMatch(/^ {2}--loop +the demo camera plays the sample over and over/m);
+  });
+
+  it('answers a mistyped or incomplete option with one line and exit 2, before doing anything', async () => {
+    const cases: [string[], string][] = [
+      [
+        ['train', '--data', data, '--out', join(t.dir, 'x'), '--epoch', '3'],
+        'station train: unknown option --epoch; did you mean --epochs? (station train --help lists its options)',
+      ],
+      [
+        ['train', '--stirde', '8'],
+        'station train: unknown option --stirde; did you mean --stride? (station train --help lists its options)',
+      ],
+      [
+        ['train', '--work', '8'],
+        'station train: unknown option --work; did you mean --working-size? (station train --help lists its options)',
+      ],
+      [
+        ['report', '--form', '2025-01-01'],
+        'station report: unknown option --form; did you mean --from? (station report --help lists its options)',
+      ],
+      [['eval', '--zzz'], 'station eval: unknown option --zzz (station eval --help lists its options)'],
+      [
+        ['score', '--model'],
+        'station score: --model needs a value (--model MODEL) (station score --help lists its options)',
+      ],
+      [
+        ['train', '--data', '--out', 'x'],
+        'station train: --data needs a value, got the option --out (for a value that starts with "-" write --data=--out) (station train --help lists its options)',
+      ],
+      [
+        ['train', '--patch=yes'],
+        'station train: --patch takes no value (got "yes") (station train --help lists its options)',
+      ],
+      [
+        ['backend', 'extra'],
+        'station backend: unexpected argument "extra" (station backend --help lists its options)',
+      ],
+      [
+        ['train', '--data', data, '--out', 'x', '--epochs', 'many'],
+        'station train: --epochs must be a number (got "many") (station train --help lists its options)',
+      ],
+      [
+        ['train', '--data', data, '--out', 'x', '--method', 'ganomly'],
+        'station train: --method must be one of ganomaly-fusion, ganomaly, egbad, anogan (got "ganomly"); did you mean ganomaly? (station train --help lists its options)',
+      ],
+      [
+        ['watch', '--model', 'm'],
+        'station watch: watch needs DIR and --model MODEL (station watch --help lists its options)',
+      ],
+    ];
+    for (const [argv, line] of cases) {
+      const r = await run(...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err, argv.join(' ')).toBe(line);
+      expect(r.out).toBe('');
+    }
+    expect(existsSync(join(t.dir, 'x'))).toBe(false);
+  });
+
+  it('parses the option table: defaults, negative numbers, --x=v, positionals only where taken', () => {
+    const cmd = {
+      name: 'demo-cmd',
+      args: 'FILE...',
+      summary: 'a test command',
+      options: {
+        threshold: { type: 'string', value: 'X', help: 'a number' },
+        every: { type: 'string', value: 'S', default: '3', help: 'seconds' },
+        loop: { type: 'boolean', help: 'again' },
+      },
+    } as const;
+    const p = parseCommand(cmd, ['a.png', '--threshold', '-0.5', 'b.png', '--loop', '--backend=wasm']);
+    expect(p).toEqual({
+      values: { threshold: '-0.5', every: '3', loop: true, backend: 'wasm' },
+      positionals: ['a.png', 'b.png'],
+      help: false,
+    });
+    expect(parseCommand(cmd, ['--threshold=-x']).values.threshold).toBe('-x');
+    expect(() => parseCommand({ ...cmd, args: undefined }, ['a.png'])).toThrow(UsageError);
+    expect(suggest('epoch', ['epochs', 'batch'])).toBe('epochs');
+    expect(suggest('xyz', ['epochs', 'batch'])).toBeUndefined();
+    expect(editDistance('stirde', 'stride')).toBe(1);
   });
 });

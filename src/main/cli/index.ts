@@ -1,22 +1,17 @@
 // `station`: the command line of Anomaly Station. Every run first says which ML backend and shell it got.
-//   station train --data DIR --method ganomaly-fusion|ganomaly|egbad|anogan --out MODEL [--size --channels --patch ...]
-//   station eval  --data MVTEC_DIR --model MODEL [--json FILE]
-//   station score --model MODEL IMAGE... [--heatmap OUT_DIR]
-//   station dataset fashion-mnist --class N --out DIR
-//   station serve | watch | verify-audit   (the station core: see station-commands.ts)
-//   station report --from ISO --to ISO ...  (audit report PDF / CSV: see report-command.ts)
-//   station backend
+// Each command is an option table (args.ts) and a function: `station --help` lists the commands,
+// `station <command> --help` prints that command's options, and a mistyped option gets one line with a
+// "did you mean". The station core's commands live in station-commands.ts, the report in report-command.ts,
+// the demo station in demo-station.ts.
 import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   describeBackend,
   DEFAULT_METHOD,
   METHODS,
+  PATCH_STATISTICS,
   selectBackend,
   SUPPORTED_SIZES,
-  type Method,
-  type PatchStatistic,
 } from '../../ml';
 import { ImageError } from '../io/images';
 import { Progress } from './progress';
@@ -27,48 +22,22 @@ import { formatEvalTable } from './format';
 import { DEMO_DATA, runDemo } from './demo';
 import { exportFashionMnist } from '../tasks/fashion-mnist';
 import { loadModel } from '../io/model-store';
-import { chooseEngine, type EnginePreference } from '../station/engine-choice';
-import { cmdStart } from './demo-station';
-import { cmdServe, cmdVerifyAudit, cmdWatch, STATION_USAGE } from './station-commands';
-import { cmdReport, REPORT_USAGE } from './report-command';
-
-const USAGE = `station <command> [options]
-
-commands:
-  train    --data DIR --out MODEL [--method ganomaly-fusion|ganomaly|egbad|anogan] [--size 32|64|128|256] [--channels 1|3]
-           [--epochs N] [--batch N] [--patch] [--working-size PX] [--stride PX] [--statistic map-max|map-p99|max-patch]
-           [--steps-per-epoch N] [--holdout 0.2] [--false-alarm-rate 0.005] [--defects DIR] [--patience 5]
-           [--limit N] [--resume]
-           DIR: a folder of good images, or an MVTec-layout set (train/good is used)
-           --defects DIR: labelled defect images (never the test set): the threshold becomes the F1-optimal one
-  eval     --data MVTEC_DIR --model MODEL [--json FILE] [--no-pixel] [--max-per-type N] [--engine auto|tfjs|onnxruntime]
-  score    --model MODEL IMAGE... [--heatmap OUT_DIR]
-  dataset  fashion-mnist --class N --out DIR [--max-test N]
-  start    [--data-dir .station] [--port 5317] [--every 3] [--for SECONDS]   what npm start runs: the station
-           with the demo model judging a demo line fed by a demo camera, served on http://127.0.0.1:5317
-  demo     [--data-dir DIR] train (once) and evaluate a GANomaly on the bundled DeepPCB sample, write heatmaps
-${STATION_USAGE}
-${REPORT_USAGE}
-  export   --model MODEL --onnx FILE   write the model's ONNX graph (GANomaly, EGBAD) and check it against tfjs
-  backend  print the ML backend this machine gets and why
-
-global: --backend tensorflow-gpu|tensorflow|wasm|cpu (or env STATION_BACKEND)`;
-
-const num = (v: string | undefined, name: string, dflt?: number): number | undefined => {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got "${v}")`);
-  return n;
-};
-
-class UsageError extends Error {}
-
-/** --backend X / --backend=X, for commands that parse the rest of their options themselves. */
-function backendArg(args: string[]): string | undefined {
-  const i = args.indexOf('--backend');
-  if (i >= 0) return args[i + 1];
-  return args.find((a) => a.startsWith('--backend='))?.slice('--backend='.length);
-}
+import { chooseEngine } from '../station/engine-choice';
+import { START, cmdStart } from './demo-station';
+import { cmdServe, cmdVerifyAudit, cmdWatch, ENGINES, SERVE, VERIFY_AUDIT, WATCH } from './station-commands';
+import { cmdReport, REPORT } from './report-command';
+import {
+  choiceOption,
+  commandUsage,
+  GLOBAL_OPTIONS,
+  numberOption,
+  parseCommand,
+  suggest,
+  UsageError,
+  type CommandSpec,
+  type OptionTable,
+  type Parsed,
+} from './args';
 
 async function header(backendFlag?: string, shell = 'cli') {
   const status = await selectBackend(backendFlag);
@@ -76,44 +45,91 @@ async function header(backendFlag?: string, shell = 'cli') {
   return status;
 }
 
-async function cmdTrain(argv: string[]) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: 'string' },
-      out: { type: 'string' },
-      method: { type: 'string', default: DEFAULT_METHOD },
-      size: { type: 'string', default: '32' },
-      channels: { type: 'string', default: '1' },
-      epochs: { type: 'string', default: '15' },
-      batch: { type: 'string', default: '32' },
-      patch: { type: 'boolean', default: false },
-      'working-size': { type: 'string', default: '0' },
-      stride: { type: 'string' },
-      statistic: { type: 'string' },
-      'steps-per-epoch': { type: 'string' },
-      holdout: { type: 'string', default: '0.2' },
-      'false-alarm-rate': { type: 'string', default: '0.005' },
-      defects: { type: 'string' },
-      patience: { type: 'string', default: '5' },
-      limit: { type: 'string' },
-      resume: { type: 'boolean', default: false },
-      backend: { type: 'string' },
-      seed: { type: 'string' },
+const TRAIN = {
+  name: 'train',
+  summary: 'train a detector on good images; the threshold is calibrated on held-out good images',
+  options: {
+    data: {
+      type: 'string',
+      value: 'DIR',
+      help: 'a folder of good images, or an MVTec-layout set (train/good)',
     },
-  });
-  if (!values.data || !values.out) throw new UsageError('train needs --data DIR and --out MODEL');
-  if (!METHODS.includes(values.method as Method))
-    throw new UsageError(`--method must be one of ${METHODS.join(', ')}`);
-  const size = num(values.size, 'size')!;
+    out: { type: 'string', value: 'MODEL', help: 'the model folder to write' },
+    method: { type: 'string', value: METHODS.join('|'), default: DEFAULT_METHOD, help: 'the detector' },
+    size: { type: 'string', value: SUPPORTED_SIZES.join('|'), default: '32', help: 'network input in px' },
+    channels: { type: 'string', value: '1|3', default: '1', help: 'gray or colour' },
+    epochs: { type: 'string', value: 'N', default: '15', help: 'training epochs (at most)' },
+    batch: { type: 'string', value: 'N', default: '32', help: 'images per training step' },
+    patch: {
+      type: 'boolean',
+      help: 'patch mode: train on crops at (near) native resolution, score by tiling',
+    },
+    'working-size': {
+      type: 'string',
+      value: 'PX',
+      default: '0',
+      help: 'patch mode: shrink images so the longer side is at most PX (0: native)',
+    },
+    stride: { type: 'string', value: 'PX', help: 'patch mode: tile stride when scoring (default size/2)' },
+    statistic: {
+      type: 'string',
+      value: PATCH_STATISTICS.join('|'),
+      help: 'patch mode: the image score (default map-max)',
+    },
+    'steps-per-epoch': { type: 'string', value: 'N', help: 'patch mode: training steps per epoch' },
+    holdout: {
+      type: 'string',
+      value: 'F',
+      default: '0.2',
+      help: 'share of good images held out (half early stopping, half calibration)',
+    },
+    'false-alarm-rate': {
+      type: 'string',
+      value: 'F',
+      default: '0.005',
+      help: 'the calibrated threshold lets this share of held-out good images through as flags',
+    },
+    defects: {
+      type: 'string',
+      value: 'DIR',
+      help: 'labelled defect images (never the test set): the threshold becomes the F1-optimal one',
+    },
+    patience: { type: 'string', value: 'N', default: '5', help: 'epochs without a better held-out loss' },
+    limit: { type: 'string', value: 'N', help: 'train on at most N good images' },
+    resume: { type: 'boolean', help: "continue from the last epoch's checkpoint in MODEL" },
+    seed: { type: 'string', value: 'N', help: 'random seed' },
+  },
+  notes: ['Ctrl-C stops after the current step and keeps the checkpoint (continue with --resume).'],
+} as const satisfies CommandSpec;
+
+async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<number> {
+  const num = (name: keyof typeof TRAIN.options) => numberOption(values[name] as string, name, 'train');
+  if (!values.data || !values.out) throw new UsageError('train needs --data DIR and --out MODEL', 'train');
+  const method = choiceOption(values.method, 'method', METHODS, 'train');
+  const size = num('size')!;
   if (!(SUPPORTED_SIZES as readonly number[]).includes(size))
-    throw new UsageError(`--size must be one of ${SUPPORTED_SIZES.join(', ')}`);
-  const channels = num(values.channels, 'channels');
-  if (channels !== 1 && channels !== 3) throw new UsageError('--channels must be 1 or 3');
+    throw new UsageError(`--size must be one of ${SUPPORTED_SIZES.join(', ')}`, 'train');
+  const channels = num('channels');
+  if (channels !== 1 && channels !== 3) throw new UsageError('--channels must be 1 or 3', 'train');
+  const statistic =
+    values.statistic === undefined
+      ? undefined
+      : choiceOption(values.statistic, 'statistic', PATCH_STATISTICS, 'train');
+  // Every number is checked before anything runs.
+  const n = {
+    epochs: num('epochs')!,
+    seed: num('seed'),
+    batch: num('batch'),
+    workingSize: num('working-size')!,
+    stride: num('stride'),
+    stepsPerEpoch: num('steps-per-epoch'),
+    holdout: num('holdout'),
+    falseAlarmRate: num('false-alarm-rate'),
+    patience: num('patience'),
+    limit: num('limit'),
+  };
   const backend = await header(values.backend);
   const progress = new Progress();
-  const epochs = num(values.epochs, 'epochs')!;
-  const seed = num(values.seed, 'seed');
   // Ctrl-C stops between steps and keeps the last epoch's checkpoint (resume with --resume); a second one quits.
   const ac = new AbortController();
   const onSigint = () => {
@@ -128,25 +144,25 @@ async function cmdTrain(argv: string[]) {
       signal: ac.signal,
       data: resolve(values.data),
       out: resolve(values.out),
-      method: values.method as Method,
+      method,
       size,
       channels,
-      epochs,
-      batchSize: num(values.batch, 'batch'),
+      epochs: n.epochs,
+      batchSize: n.batch,
       patch: values.patch
         ? {
-            workingSize: num(values['working-size'], 'working-size')!,
-            stride: num(values.stride, 'stride'),
-            statistic: values.statistic as PatchStatistic | undefined,
-            stepsPerEpoch: num(values['steps-per-epoch'], 'steps-per-epoch'),
+            workingSize: n.workingSize,
+            stride: n.stride,
+            statistic,
+            stepsPerEpoch: n.stepsPerEpoch,
           }
         : undefined,
-      holdout: num(values.holdout, 'holdout'),
-      targetFalseAlarmRate: num(values['false-alarm-rate'], 'false-alarm-rate'),
+      holdout: n.holdout,
+      targetFalseAlarmRate: n.falseAlarmRate,
       defects: values.defects ? resolve(values.defects) : undefined,
-      patience: num(values.patience, 'patience'),
-      limit: num(values.limit, 'limit'),
-      overrides: seed !== undefined ? { seed } : undefined,
+      patience: n.patience,
+      limit: n.limit,
+      overrides: n.seed !== undefined ? { seed: n.seed } : undefined,
       resume: values.resume,
       backend,
       onPhase: (phase, total) => progress.phase(phase, total),
@@ -180,34 +196,42 @@ async function cmdTrain(argv: string[]) {
           : `${(m.calibration!.targetFalseAlarmRate * 100).toFixed(2)}% false alarms on ${m.calibration!.goodStats.n} held-out good images`
       })\nmodel: ${values.out}`,
   );
+  return 0;
 }
 
-async function cmdEval(argv: string[]) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: 'string' },
-      model: { type: 'string' },
-      json: { type: 'string' },
-      'no-pixel': { type: 'boolean', default: false },
-      'max-per-type': { type: 'string' },
-      backend: { type: 'string' },
-      engine: { type: 'string', default: 'auto' },
+const EVAL = {
+  name: 'eval',
+  summary:
+    'evaluate a model on a labelled MVTec-layout folder: image AUROC/AUPRC, F1 at the threshold, pixel AUROC',
+  options: {
+    data: {
+      type: 'string',
+      value: 'MVTEC_DIR',
+      help: 'the labelled set (test/good, test/<defect>, ground_truth)',
     },
-  });
-  if (!values.data || !values.model) throw new UsageError('eval needs --data MVTEC_DIR and --model MODEL');
-  if (!['auto', 'tfjs', 'onnxruntime'].includes(values.engine))
-    throw new UsageError('--engine must be auto, tfjs or onnxruntime');
+    model: { type: 'string', value: 'MODEL', help: 'the model folder' },
+    json: { type: 'string', value: 'FILE', help: 'also write the full report as JSON' },
+    'no-pixel': { type: 'boolean', help: 'skip pixel AUROC' },
+    'max-per-type': { type: 'string', value: 'N', help: 'at most N images per defect type' },
+    engine: { type: 'string', value: ENGINES.join('|'), default: 'auto', help: 'the scoring engine' },
+  },
+} as const satisfies CommandSpec;
+
+async function cmdEval({ values }: Parsed<typeof EVAL.options>): Promise<number> {
+  if (!values.data || !values.model)
+    throw new UsageError('eval needs --data MVTEC_DIR and --model MODEL', 'eval');
+  const enginePreference = choiceOption(values.engine, 'engine', ENGINES, 'eval');
+  const maxPerType = numberOption(values['max-per-type'], 'max-per-type', 'eval');
   const backend = await header(values.backend);
   const model = await loadModel(resolve(values.model));
-  const choice = await chooseEngine(resolve(values.model), model, values.engine as EnginePreference, 1);
+  const choice = await chooseEngine(resolve(values.model), model, enginePreference, 1);
   console.error(`scoring engine: ${choice.engine.description} (${choice.reason})`);
   const progress = new Progress();
   try {
     const r = await evaluateModel(model, basename(resolve(values.model)), resolve(values.data), {
       backend: backend.name,
       pixel: !values['no-pixel'],
-      maxPerType: num(values['max-per-type'], 'max-per-type'),
+      maxPerType,
       engine: choice.engine,
       onPhase: (p, total) => progress.phase(p, total),
       onProgress: (d) => progress.update(d),
@@ -225,114 +249,197 @@ async function cmdEval(argv: string[]) {
   } finally {
     await choice.engine.dispose(); // the tfjs engine disposes the detector; chooseEngine did if it picked ORT
   }
+  return 0;
 }
 
-async function cmdDataset(argv: string[]) {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { class: { type: 'string' }, out: { type: 'string' }, 'max-test': { type: 'string' } },
-  });
-  if (positionals[0] !== 'fashion-mnist' || values.class === undefined || !values.out) {
-    throw new UsageError('dataset fashion-mnist --class N --out DIR');
-  }
-  const counts = await exportFashionMnist(num(values.class, 'class')!, resolve(values.out), {
-    maxTest: num(values['max-test'], 'max-test'),
-  });
+const SCORE = {
+  name: 'score',
+  args: 'IMAGE...',
+  summary:
+    'score images: raw score, normalised score (threshold = 0.5), verdict; heatmap (+ reconstruction) PNGs',
+  options: {
+    model: { type: 'string', value: 'MODEL', help: 'the model folder' },
+    heatmap: {
+      type: 'string',
+      value: 'OUT_DIR',
+      help: 'write <image>.heatmap.png, and <image>.reconstruction.png where the model has one',
+    },
+  },
+} as const satisfies CommandSpec;
+
+async function cmdScore({ values, positionals }: Parsed<typeof SCORE.options>): Promise<number> {
+  if (!values.model || !positionals.length)
+    throw new UsageError('score needs --model MODEL and at least one IMAGE', 'score');
+  await header(values.backend);
+  return runScore(resolve(values.model), positionals, values.heatmap ? resolve(values.heatmap) : undefined);
+}
+
+const DATASET = {
+  name: 'dataset',
+  args: 'fashion-mnist',
+  summary: "Fashion-MNIST (Debian's dataset-fashion-mnist) as an MVTec-layout one-class set",
+  options: {
+    class: { type: 'string', value: 'N', help: 'the good class (0-9); the other classes are the defects' },
+    out: { type: 'string', value: 'DIR', help: 'the folder to write' },
+    'max-test': { type: 'string', value: 'N', help: 'at most N test images per class' },
+  },
+} as const satisfies CommandSpec;
+
+async function cmdDataset({ values, positionals }: Parsed<typeof DATASET.options>): Promise<number> {
+  if (
+    positionals[0] !== 'fashion-mnist' ||
+    positionals.length !== 1 ||
+    values.class === undefined ||
+    !values.out
+  )
+    throw new UsageError('dataset needs fashion-mnist --class N --out DIR', 'dataset');
+  const counts = await exportFashionMnist(
+    numberOption(values.class, 'class', 'dataset')!,
+    resolve(values.out),
+    {
+      maxTest: numberOption(values['max-test'], 'max-test', 'dataset'),
+    },
+  );
   console.log(
     Object.entries(counts)
       .map(([k, v]) => `${k}: ${v}`)
       .join('\n'),
   );
+  return 0;
 }
 
+const DEMO = {
+  name: 'demo',
+  summary: 'train (once) and evaluate the demo model on the bundled DeepPCB sample, write heatmaps',
+  options: {
+    'data-dir': { type: 'string', value: 'DIR', default: '.station', help: 'where the model is kept' },
+  },
+} as const satisfies CommandSpec;
+
+async function cmdDemo({ values }: Parsed<typeof DEMO.options>): Promise<number> {
+  const backend = await header(values.backend);
+  console.log(
+    `Anomaly Station demo: trains (once) and evaluates the demo model on the bundled sample (${DEMO_DATA}); \`npm start\` runs the live station.`,
+  );
+  await runDemo(backend, resolve(values['data-dir']));
+  return 0;
+}
+
+const EXPORT = {
+  name: 'export',
+  summary: "write the model's ONNX graph and check it against tfjs",
+  options: {
+    model: { type: 'string', value: 'MODEL', help: 'the model folder' },
+    onnx: { type: 'string', value: 'FILE', help: 'the .onnx file to write' },
+  },
+} as const satisfies CommandSpec;
+
+async function cmdExport({ values }: Parsed<typeof EXPORT.options>): Promise<number> {
+  if (!values.model || !values.onnx)
+    throw new UsageError('export needs --model MODEL and --onnx FILE', 'export');
+  await header(values.backend);
+  return runExport(resolve(values.model), resolve(values.onnx));
+}
+
+const BACKEND = {
+  name: 'backend',
+  summary: 'print the ML backend this machine gets, and why not a faster one',
+  options: {},
+} as const satisfies CommandSpec;
+
+interface Command {
+  spec: CommandSpec;
+  /** Parse argv against the spec and run; --help prints the spec's usage instead. */
+  invoke(argv: string[]): Promise<number>;
+}
+
+function command<O extends OptionTable>(
+  spec: CommandSpec<O>,
+  run: (parsed: Parsed<O>) => Promise<number>,
+): Command {
+  return {
+    spec,
+    async invoke(argv) {
+      const parsed = parseCommand(spec, argv);
+      if (parsed.help) {
+        console.log(commandUsage(spec));
+        return 0;
+      }
+      return run(parsed);
+    },
+  };
+}
+
+/** Every command, in the order `station --help` lists them. */
+const COMMANDS: Command[] = [
+  command(TRAIN, cmdTrain),
+  command(EVAL, cmdEval),
+  command(SCORE, cmdScore),
+  command(DATASET, cmdDataset),
+  command(START, async (p) =>
+    cmdStart(
+      p.values,
+      await header(p.values.backend, 'browser (the station and UI served over HTTP + WebSocket)'),
+    ),
+  ),
+  command(DEMO, cmdDemo),
+  command(SERVE, (p) => cmdServe(p.values, () => header(p.values.backend))),
+  command(WATCH, (p) => cmdWatch(p, () => header(p.values.backend))),
+  command(VERIFY_AUDIT, async (p) => cmdVerifyAudit(p.values)),
+  command(REPORT, async (p) => cmdReport(p.values)),
+  command(EXPORT, cmdExport),
+  command(BACKEND, async (p) => (await header(p.values.backend), 0)),
+];
+
+export const USAGE = [
+  'station <command> [options]',
+  '',
+  'commands:',
+  ...COMMANDS.map(({ spec }) => `  ${spec.name.padEnd(13)} ${spec.summary}`),
+  '',
+  'global options:',
+  ...Object.entries(GLOBAL_OPTIONS).map(([name, o]) => `  --${name} ${o.value}  ${o.help}`),
+  '  -h, --help    print the usage (after a command: its options) and exit',
+  '',
+  '`station <command> --help` lists the options of a command.',
+].join('\n');
+
 export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
+  const [name, ...rest] = argv;
   try {
-    switch (cmd) {
-      case 'train':
-        await cmdTrain(rest);
-        return 0;
-      case 'eval':
-        await cmdEval(rest);
-        return 0;
-      case 'score': {
-        const { values, positionals } = parseArgs({
-          args: rest,
-          allowPositionals: true,
-          options: { model: { type: 'string' }, heatmap: { type: 'string' }, backend: { type: 'string' } },
-        });
-        if (!values.model || !positionals.length)
-          throw new UsageError('score needs --model MODEL and at least one IMAGE');
-        await header(values.backend);
-        return await runScore(
-          resolve(values.model),
-          positionals,
-          values.heatmap ? resolve(values.heatmap) : undefined,
-        );
-      }
-      case 'dataset':
-        await cmdDataset(rest);
-        return 0;
-      case 'demo': {
-        const { values } = parseArgs({
-          args: rest,
-          options: { 'data-dir': { type: 'string', default: '.station' }, backend: { type: 'string' } },
-        });
-        const backend = await header(values.backend);
-        console.log(
-          `Anomaly Station demo: trains (once) and evaluates the demo model on the bundled sample (${DEMO_DATA}); \`npm start\` runs the live station.`,
-        );
-        await runDemo(backend, resolve(values['data-dir']));
-        return 0;
-      }
-      case 'start': {
-        const backend = await header(
-          backendArg(rest),
-          'browser (the station and UI served over HTTP + WebSocket)',
-        );
-        return await cmdStart(rest, backend);
-      }
-      case 'serve':
-        await header(backendArg(rest));
-        return await cmdServe(rest);
-      case 'watch':
-        await header(backendArg(rest));
-        return await cmdWatch(rest);
-      case 'export': {
-        const { values } = parseArgs({
-          args: rest,
-          options: { model: { type: 'string' }, onnx: { type: 'string' }, backend: { type: 'string' } },
-        });
-        if (!values.model || !values.onnx) throw new UsageError('export needs --model MODEL and --onnx FILE');
-        await header(values.backend);
-        return await runExport(resolve(values.model), resolve(values.onnx));
-      }
-      case 'verify-audit':
-        return await cmdVerifyAudit(rest);
-      case 'report':
-        return await cmdReport(rest);
-      case 'backend':
-        await header(parseArgs({ args: rest, options: { backend: { type: 'string' } } }).values.backend);
-        return 0;
-      case undefined:
-      case '-h':
-      case '--help':
-      case 'help':
-        console.log(USAGE);
-        return cmd === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown command "${cmd}"`);
+    if (name === undefined) {
+      console.error(USAGE);
+      return 2;
     }
+    if (name === '-h' || name === '--help' || name === 'help') {
+      const about = rest[0] === undefined ? undefined : COMMANDS.find((c) => c.spec.name === rest[0]);
+      if (rest[0] !== undefined && !about) throw unknownCommand(rest[0]);
+      console.log(about ? commandUsage(about.spec) : USAGE);
+      return 0;
+    }
+    const cmd = COMMANDS.find((c) => c.spec.name === name);
+    if (!cmd) throw unknownCommand(name);
+    return await cmd.invoke(rest);
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`station: ${(e as Error).message}\n\n${USAGE}`);
+    if (e instanceof UsageError) {
+      const where = e.command ? `station ${e.command}` : 'station';
+      console.error(
+        `${where}: ${e.message} (${where} --help lists ${e.command ? 'its options' : 'the commands'})`,
+      );
       return 2;
     }
     console.error(`station: ${e instanceof ImageError ? `${e.file}: ` : ''}${(e as Error).message}`);
     if (process.env.STATION_DEBUG) console.error(e);
     return 1;
   }
+}
+
+function unknownCommand(name: string): UsageError {
+  const near = suggest(
+    name,
+    COMMANDS.map((c) => c.spec.name),
+  );
+  return new UsageError(`unknown command "${name}"${near ? `; did you mean ${near}?` : ''}`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('cli/index.ts')) {

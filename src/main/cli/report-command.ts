@@ -3,14 +3,28 @@
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ArtifactStore } from '../station/artifacts';
 import { openDatabase, type StationDatabase } from '../station/database';
 import { writeReport, type ReportCounts, type ReportSummary } from '../reports';
+import { UsageError, type CommandSpec, type OptionValues } from './args';
 
-export const REPORT_USAGE = `  report   --from ISO --to ISO [--line NAME|ID] [--lot TAG] [--pdf FILE] [--csv FILE] [--data-dir .station]
-           [--by NAME] [--station NAME]   audit report of a period (end exclusive, by scoring time): prints the
-           summary, writes the PDF / CSV; exit 1 if the audit chain is broken (the report says BROKEN)`;
+export const REPORT = {
+  name: 'report',
+  summary:
+    'audit report of a period: prints the summary, writes the PDF / CSV; exit 1 if the chain is broken',
+  options: {
+    from: { type: 'string', value: 'ISO', help: 'start of the period, e.g. 2025-03-01 (by scoring time)' },
+    to: { type: 'string', value: 'ISO', help: 'end of the period (exclusive)' },
+    line: { type: 'string', value: 'NAME|ID', help: 'one line (default: all)' },
+    lot: { type: 'string', value: 'TAG', help: 'a lot/batch label printed on the report (not a filter)' },
+    pdf: { type: 'string', value: 'FILE', help: 'write the PDF report' },
+    csv: { type: 'string', value: 'FILE', help: 'write the CSV (one row per inspection)' },
+    'data-dir': { type: 'string', value: 'DIR', default: '.station', help: "the station's data folder" },
+    by: { type: 'string', value: 'NAME', help: 'who generated it (default: your user name)' },
+    station: { type: 'string', value: 'NAME', help: "the station's name (default: the host name)" },
+  },
+  notes: ['A broken decision trail still writes the files (marked BROKEN) and exits 1.'],
+} as const satisfies CommandSpec;
 
 /** A line by id, or by name (a live line first, else the most recently removed one of that name). */
 function resolveLine(db: StationDatabase, arg: string): number {
@@ -55,22 +69,8 @@ export function formatSummary(s: ReportSummary): string {
   return out.join('\n');
 }
 
-export async function cmdReport(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      from: { type: 'string' },
-      to: { type: 'string' },
-      line: { type: 'string' },
-      lot: { type: 'string' },
-      pdf: { type: 'string' },
-      csv: { type: 'string' },
-      'data-dir': { type: 'string', default: '.station' },
-      by: { type: 'string' },
-      station: { type: 'string' },
-    },
-  });
-  if (!values.from || !values.to) throw new Error('report needs --from ISO and --to ISO');
+export async function cmdReport(values: OptionValues<typeof REPORT.options>): Promise<number> {
+  if (!values.from || !values.to) throw new UsageError('report needs --from ISO and --to ISO', 'report');
   const dataDir = resolve(values['data-dir']);
   const file = join(dataDir, 'station.db');
   if (!existsSync(file)) throw new Error(`no station database at ${file}`);

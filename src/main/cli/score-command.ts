@@ -1,5 +1,6 @@
 // `station score`: score image files with a model; print raw score, normalised score and verdict per file,
-// and with --heatmap write the overlay (and reconstruction) PNGs the operator would see.
+// and with --heatmap write the overlay (and reconstruction) PNGs the operator would see. A model that gives
+// no reconstruction (patch mode, feature-based methods) gets one line saying so, not a missing or blank file.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { normaliseScore, overlayRgba, scoreImages, TfjsEngine, verdict } from '../../ml';
@@ -13,6 +14,13 @@ export async function runScore(modelDir: string, files: string[], heatmapDir?: s
   const cal = meta.calibration;
   if (heatmapDir) await mkdir(heatmapDir, { recursive: true });
   let failures = 0;
+  const said = new Set<string>();
+  /** A note on stderr (stdout is the table), once per run. */
+  const sayOnce = (note: string) => {
+    if (!said.has(note)) console.error(note);
+    said.add(note);
+  };
+  const what = `${meta.method}${meta.input.mode === 'patch' ? ', patch mode' : ''}`;
   try {
     console.log(['file', 'score', 'normalised', 'verdict'].join('\t'));
     for (const file of files) {
@@ -37,6 +45,7 @@ export async function runScore(modelDir: string, files: string[], heatmapDir?: s
           cal ? verdict(r.score, cal) : 'uncalibrated',
         ].join('\t'),
       );
+      if (heatmapDir && !r.map) sayOnce(`no heatmaps: this model (${what}) gives no anomaly map`);
       if (heatmapDir && r.map) {
         const stem = basename(file, extname(file));
         const vmax = meta.heatmap?.vmax ?? Math.max(...r.map);
@@ -50,7 +59,7 @@ export async function runScore(modelDir: string, files: string[], heatmapDir?: s
             join(heatmapDir, `${stem}.reconstruction.png`),
             await encodePng(unitToBytes(r.reconstruction), r.width, r.height, meta.input.channels),
           );
-        }
+        } else sayOnce(`no reconstruction PNGs: this model (${what}) gives no reconstruction; heatmaps only`);
       }
     }
   } finally {

@@ -1,46 +1,91 @@
 // `station serve`, `station watch` and `station verify-audit`: the station core driven from a terminal.
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Inspection, StationEvent } from '../../common/api';
 import { serveHttp, newToken, isLoopback } from '../station/http-server';
 import { openDatabase } from '../station/database';
-import { Station } from '../station/station';
+import { Station, type StationOptions } from '../station/station';
 import { validated } from '../station/in-process';
-import type { EnginePreference } from '../station/engine-choice';
 import { APP_VERSION } from './version';
+import {
+  choiceOption,
+  numberOption,
+  UsageError,
+  type CommandSpec,
+  type OptionTable,
+  type OptionValues,
+  type Parsed,
+} from './args';
 
-const DEFAULT_DATA_DIR = '.station';
-const ENGINES = ['auto', 'tfjs', 'onnxruntime'];
+export const ENGINES = ['auto', 'tfjs', 'onnxruntime'] as const;
 
-export const STATION_USAGE = `  serve    [--data-dir DIR] [--host 127.0.0.1] [--port 5317] [--token T] [--engine auto|tfjs|onnxruntime] [--threads N]
-           the station with its HTTP + WebSocket API (and the built UI when present); any host other than
-           loopback requires a token (one is generated and printed when none is given)
-  watch    DIR --model MODEL [--data-dir DIR] [--threshold X] [--recursive] [--engine ...]
-           watch a camera folder and print one line per image as it is scored (Ctrl-C stops)
-  verify-audit [--data-dir DIR]   recompute the decisions' hash chain; exit 1 naming the first bad row`;
+/** Options of every command that runs the station core. */
+const COMMON = {
+  'data-dir': { type: 'string', value: 'DIR', default: '.station', help: "the station's data folder" },
+  engine: {
+    type: 'string',
+    value: ENGINES.join('|'),
+    default: 'auto',
+    help: "scoring engine (auto: ONNX Runtime where the model's parity check passes)",
+  },
+  threads: {
+    type: 'string',
+    value: 'N',
+    help: 'ONNX Runtime threads per scoring worker (default half the cores)',
+  },
+} as const satisfies OptionTable;
 
-const common = {
-  'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
-  engine: { type: 'string', default: 'auto' },
-  threads: { type: 'string' },
-  backend: { type: 'string' },
-} as const;
+export const SERVE = {
+  name: 'serve',
+  summary: 'the station with its HTTP + WebSocket API (and the built UI when present)',
+  options: {
+    ...COMMON,
+    host: {
+      type: 'string',
+      value: 'HOST',
+      default: '127.0.0.1',
+      help: 'address to bind; any but loopback requires a token',
+    },
+    port: { type: 'string', value: 'PORT', default: '5317', help: 'port to serve on' },
+    token: { type: 'string', value: 'T', help: 'bearer token clients must send (generated off loopback)' },
+  },
+} as const satisfies CommandSpec;
 
-function engineOf(v: string): EnginePreference {
-  if (!ENGINES.includes(v)) throw new Error(`--engine must be one of ${ENGINES.join(', ')}`);
-  return v as EnginePreference;
-}
+export const WATCH = {
+  name: 'watch',
+  args: 'DIR',
+  summary: 'watch a camera folder and print one line per image as it is scored (Ctrl-C stops)',
+  options: {
+    ...COMMON,
+    model: { type: 'string', value: 'MODEL', help: 'the model folder that judges the images' },
+    threshold: {
+      type: 'string',
+      value: 'X',
+      help: "raw-score threshold for this line (default: the model's)",
+    },
+    recursive: { type: 'boolean', help: 'watch subfolders too' },
+  },
+} as const satisfies CommandSpec;
 
-function openStation(values: { 'data-dir': string; engine: string; threads?: string; backend?: string }) {
-  return Station.open({
+export const VERIFY_AUDIT = {
+  name: 'verify-audit',
+  summary: "recompute the decisions' hash chain; exit 1 naming the first bad row",
+  options: { 'data-dir': COMMON['data-dir'] },
+} as const satisfies CommandSpec;
+
+type CommonValues = OptionValues<typeof COMMON> & { backend?: string };
+
+/** The station's options from the common ones (a usage error for a bad --engine or --threads). */
+function stationOptions(values: CommonValues, command: string): StationOptions {
+  const threads = numberOption(values.threads, 'threads', command);
+  return {
     dataDir: resolve(values['data-dir']),
-    engine: engineOf(values.engine),
-    threads: values.threads === undefined ? undefined : Math.max(1, Number(values.threads) || 1),
+    engine: choiceOption(values.engine, 'engine', ENGINES, command),
+    threads: threads === undefined ? undefined : Math.max(1, Math.round(threads)),
     backend: values.backend,
     shell: 'cli',
     version: APP_VERSION,
-  });
+  };
 }
 
 /** Resolve when the user presses Ctrl-C (or the process is asked to stop). */
@@ -59,22 +104,20 @@ export function formatInspection(i: Inspection, lineName: string): string {
   return `${i.scoredAt}  ${lineName}  ${basename(i.filePath)}  score ${score}  norm ${norm}  ${what}  ${ms.toFixed(0)} ms`;
 }
 
-export async function cmdServe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...common,
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '5317' },
-      token: { type: 'string' },
-    },
-  });
+/** `begin` runs once the options are checked (it prints the backend line). */
+export async function cmdServe(
+  values: OptionValues<typeof SERVE.options>,
+  begin: () => Promise<unknown>,
+): Promise<number> {
+  const port = numberOption(values.port, 'port', 'serve')!;
   const token = values.token ?? (isLoopback(values.host) ? undefined : newToken());
-  const station = await openStation(values);
+  const options = stationOptions(values, 'serve');
+  await begin();
+  const station = await Station.open(options);
   const staticDir = resolve('out', 'renderer');
   const server = await serveHttp(validated(station), {
     host: values.host,
-    port: Number(values.port),
+    port,
     token,
     staticDir,
   });
@@ -90,24 +133,20 @@ export async function cmdServe(argv: string[]): Promise<number> {
   return 0;
 }
 
-export async function cmdWatch(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...common,
-      model: { type: 'string' },
-      threshold: { type: 'string' },
-      recursive: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length !== 1 || !values.model) throw new Error('watch needs DIR and --model MODEL');
+export async function cmdWatch(
+  { values, positionals }: Parsed<typeof WATCH.options>,
+  begin: () => Promise<unknown>,
+): Promise<number> {
+  if (positionals.length !== 1 || !values.model)
+    throw new UsageError('watch needs DIR and --model MODEL', 'watch');
   const folder = resolve(positionals[0]);
-  const station = await openStation(values);
+  const threshold = numberOption(values.threshold, 'threshold', 'watch') ?? null;
+  const options = stationOptions(values, 'watch');
+  await begin();
+  const station = await Station.open(options);
   const api = validated(station);
   const model = await api.registerModel({ folder: resolve(values.model) });
   const existing = (await api.listLines({})).find((l) => l.folder === folder);
-  const threshold = values.threshold === undefined ? null : Number(values.threshold);
   // The folder's line from an earlier run is reused, switched to this model and threshold if they changed.
   const line = existing
     ? existing.modelId === model.id && existing.thresholdOverride === threshold
@@ -137,8 +176,7 @@ export async function cmdWatch(argv: string[]): Promise<number> {
   return 0;
 }
 
-export async function cmdVerifyAudit(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { 'data-dir': common['data-dir'] } });
+export async function cmdVerifyAudit(values: OptionValues<typeof VERIFY_AUDIT.options>): Promise<number> {
   const file = join(resolve(values['data-dir']), 'station.db');
   if (!existsSync(file)) throw new Error(`no station database at ${file}`);
   const db = openDatabase(file);

@@ -2,6 +2,7 @@
 // epoch into its model folder, reports live progress, can be cancelled and resumed (also after a restart:
 // a job that was running when the station stopped shows as 'interrupted'), and registers the finished
 // model with its calibration.
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { StationError, type ModelSummary, type Requests, type TrainingJob } from '../../common/api';
@@ -72,19 +73,7 @@ export class TrainingJobs {
     const start: ToTrainingWorker = {
       type: 'start',
       backend: this.o.backend,
-      options: {
-        data: s.data,
-        out,
-        method: s.method,
-        size: s.size,
-        channels: s.channels,
-        epochs: s.epochs,
-        batchSize: s.batchSize,
-        holdout: s.holdout,
-        patch: s.patch,
-        defects: s.defects,
-        resume,
-      },
+      options: trainingOptions(s, out, resume),
     };
     let settled = false;
     const finish = async (result: Parameters<StationDatabase['finishJob']>[1]) => {
@@ -120,6 +109,31 @@ export class TrainingJobs {
     await Promise.all(workers.map((w) => w.terminate()));
     this.o.db.markInterruptedJobs();
   }
+}
+
+/**
+ * What trainModel gets for a training request: the one mapping from the API's settings to the trainer's
+ * options (the station's jobs and `station demo` both use it). A resume before the first epoch's checkpoint
+ * was written starts over: there is nothing to resume from yet.
+ */
+export function trainingOptions(
+  s: Requests['startTraining'],
+  out: string,
+  resume: boolean,
+): Extract<ToTrainingWorker, { type: 'start' }>['options'] {
+  return {
+    data: s.data,
+    out,
+    method: s.method,
+    size: s.size,
+    channels: s.channels,
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    holdout: s.holdout,
+    patch: s.patch,
+    defects: s.defects,
+    resume: resume && existsSync(join(out, 'checkpoint', 'checkpoint.json')),
+  };
 }
 
 function toJob(r: TrainingJobRow): TrainingJob {

@@ -14,6 +14,8 @@ export const useModels = defineStore('models', () => {
   const evaluating = ref<number | null>(null);
 
   const runningJobs = computed(() => jobs.value.filter((j) => j.state === 'running' || j.state === 'queued'));
+  /** Jobs a line waits for (it starts when their model is ready): unfinished or failed ones that name it. */
+  const waitingJobs = computed(() => jobs.value.filter((j) => j.settings.forLine && j.state !== 'done'));
 
   async function load(): Promise<void> {
     await attempt('models', async () => {
@@ -75,6 +77,7 @@ export const useModels = defineStore('models', () => {
     models,
     jobs,
     runningJobs,
+    waitingJobs,
     calibrations,
     evaluations,
     evaluating,

@@ -35,12 +35,27 @@ const folder = z
   .refine((p) => !p.includes('\0'), 'path contains a NUL byte');
 const isoTime = z.string().datetime({ offset: true });
 
-/** A report's period (end exclusive), one line or all, and an optional lot/batch label. */
+/** Whether this JavaScript runtime knows `name` as an IANA time zone (e.g. "Europe/Berlin", "UTC"). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const timeZone = z.string().min(1).max(64).refine(isTimeZone, 'not a known IANA time zone');
+
+/**
+ * A report's period (end exclusive), one line or all, and an optional lot/batch label. Its days are local
+ * days of `timeZone` (the client's; the station's own zone when absent).
+ */
 const reportPeriod = z.object({
   from: isoTime,
   to: isoTime,
   lineId: id.optional(),
   lot: text(80).optional(),
+  timeZone: timeZone.optional(),
 });
 /** Report files are named by the station (no folders, no dots before the extension but the one). */
 export const REPORT_FILE_NAME = /^[A-Za-z0-9_-]{1,120}\.(pdf|csv)$/;
@@ -128,6 +143,8 @@ export const requestSchemas = {
   setLineState: z.object({ id, state: z.enum(['active', 'paused']) }).strict(),
   removeLine: z.object({ id }).strict(),
   latestInspections: z.object({ lineId: id.optional(), limit: z.number().int().min(1).max(500) }).strict(),
+  /** Inspections scored per line over the last `seconds`, from the database, in 10-second buckets. */
+  throughput: z.object({ seconds: z.number().int().min(10).max(3600) }).strict(),
   queryInspections: z
     .object({
       lineId: id.optional(),
@@ -369,6 +386,8 @@ export interface TrainingProgress {
   history: { epoch: number; losses: Record<string, number>; validationLoss: number | null }[];
   /** Latest epoch's held-out samples, each a PNG data URL of input | reconstruction side by side. */
   samples: string[];
+  /** What the user should know about this run (e.g. too few calibration images for the target); absent in old jobs. */
+  warnings?: string[];
 }
 
 /** The held-out scores a model was calibrated on, for the Calibrate view's histogram and threshold slider. */
@@ -405,6 +424,20 @@ export interface Evaluation {
   imagesPerSecond: number;
   scores: { type: string; score: number }[];
   skipped: number;
+}
+
+/** Width of a throughput bucket: the station counts inspections per 10 s (ISO time up to the tens of seconds). */
+export const THROUGHPUT_BUCKET_MS = 10_000;
+
+/** Inspections scored per line in recent 10-second buckets, counted in the database (the Live view's rate). */
+export interface Throughput {
+  /** The station's clock when it counted (epoch ms), so a client on another machine can line its clock up. */
+  now: number;
+  /** Start of the counted span (epoch ms, a bucket boundary). */
+  since: number;
+  bucketMs: number;
+  /** Every line that scored something in the span; a bucket with no inspections is left out. */
+  lines: { lineId: number; buckets: { start: number; count: number }[] }[];
 }
 
 export interface AuditResult {
@@ -506,6 +539,7 @@ export interface Responses {
   setLineState: LineSummary;
   removeLine: { removed: number };
   latestInspections: Inspection[];
+  throughput: Throughput;
   queryInspections: { rows: Inspection[]; nextCursor: string | null; total: number };
   getInspection: InspectionDetail;
   reviewQueue: Inspection[];

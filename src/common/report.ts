@@ -36,7 +36,7 @@ export interface ReportLine {
 }
 
 export interface ReportDay {
-  /** YYYY-MM-DD, UTC. */
+  /** YYYY-MM-DD, a local day in the report's time zone (ReportSummary.timeZone). */
   day: string;
   counts: ReportCounts;
 }
@@ -47,12 +47,27 @@ export interface ReportModel {
   method: string;
   version: string;
   trainingDataHash: string | null;
-  /** The model's calibrated raw-score threshold (a line may override it, see activations). */
+  /** The model's calibrated raw-score threshold (a line may override it, see activations and `applied`). */
   threshold: number | null;
+  /** The thresholds its images were actually judged by in the period (from the inspection rows). */
+  applied: ReportThreshold[];
   /** Calibration is part of training: the model's creation time, as the station's API reports it. */
   calibratedAt: string | null;
   /** Images it judged in the period. */
   inspected: number;
+}
+
+/** One threshold a model judged a line's images by in the period, as the inspection rows record it. */
+export interface ReportThreshold {
+  lineId: number;
+  lineName: string;
+  /** Raw score; null only for rows scored without one. */
+  threshold: number | null;
+  /** Images judged by it (pass or flag). */
+  inspected: number;
+  /** scored_at of the first and last of them. */
+  first: string;
+  last: string;
 }
 
 /** A model (or threshold override) taking effect on a line: the one in force at the period's start, then changes. */
@@ -76,6 +91,10 @@ export interface ReportSummary {
   generatedAt: string;
   lot: string | null;
   period: { from: string; to: string };
+  /** IANA time zone whose local days `days` are (the reader's; the station's own when none was asked for). */
+  timeZone: string;
+  /** The zone with its UTC offset(s) in the period, as every output prints it: "Europe/Berlin, UTC+01:00". */
+  timeZoneLabel: string;
   /**
    * The newest inspection when the report was started: every part of the report reads rows up to it, so a
    * report on a period the station is still filling is one consistent set (the flagged table lists exactly
@@ -87,7 +106,7 @@ export interface ReportSummary {
   /** The lines reported: those with inspections in the period or alive during it (zero counts allowed). */
   lines: ReportLine[];
   overall: ReportCounts;
-  /** Days with inspections, oldest first. */
+  /** Local days (in timeZone) with inspections, oldest first. */
   days: ReportDay[];
   models: ReportModel[];
   activations: ReportActivation[];

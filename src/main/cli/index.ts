@@ -166,6 +166,10 @@ async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<numbe
       resume: values.resume,
       backend,
       onPhase: (phase, total) => progress.phase(phase, total),
+      onWarning: (text) => {
+        progress.done();
+        console.error(`warning: ${text}`);
+      },
       onLoadProgress: (done) => progress.update(done),
       onProgress: (p) => {
         if (p.kind === 'step') {
@@ -186,6 +190,8 @@ async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<numbe
   }
   progress.done();
   for (const s of r.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
+  // Again under the result: its threshold line names the target the warning is about.
+  for (const w of r.warnings) console.error(`warning: ${w}`);
   const m = r.meta;
   console.log(
     `trained ${m.method} ${m.input.size}x${m.input.size}x${m.input.channels} (${m.input.mode}) on ${m.training!.images} images in ` +

@@ -1,6 +1,7 @@
 // The report's CSV: one row per inspection in the period with its latest decision, streamed from the
 // database through csv-stringify to the file. RFC 4180 (header row, CRLF, fields quoted when they hold a
-// comma, quote or line break), station times as stored (ISO 8601 UTC with milliseconds), and safe to open
+// comma, quote or line break), station times as stored (ISO 8601 UTC with milliseconds) plus the local day
+// each row counts in (the report's time zone, named on every row, as the PDF's per-day table), and safe to open
 // in a spreadsheet: text starting with = + - @ tab or CR gets a leading apostrophe so it is never run as a
 // formula (numbers stay numbers).
 import { createWriteStream } from 'node:fs';
@@ -9,6 +10,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import type { InspectionWithDecision, StationDatabase } from '../station/database';
+import { localDays } from './local-days';
 import { decisionVerified, reportRows, rowNames, type ReportSummary } from './report-data';
 
 /** Column key -> header, in file order. */
@@ -21,6 +23,8 @@ export const CSV_COLUMNS = {
   sha256: 'sha256',
   receivedAt: 'received_at',
   scoredAt: 'scored_at',
+  localDay: 'scored_local_day',
+  timeZone: 'time_zone',
   model: 'model',
   modelVersion: 'model_version',
   engine: 'engine',
@@ -49,10 +53,26 @@ export function neutraliseFormula(value: string): string {
   return FORMULA_START.test(value) ? `'${value}` : value;
 }
 
+/** The local day (in the report's time zone) of a scoring time: a binary search over the period's days. */
+function dayOf(s: ReportSummary): (scoredAt: string) => string {
+  const days = localDays(Date.parse(s.period.from), Date.parse(s.period.to), s.timeZone);
+  return (scoredAt) => {
+    const t = Date.parse(scoredAt);
+    let [lo, hi] = [0, days.length - 1];
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (days[mid].from <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return days[lo]?.day ?? '';
+  };
+}
+
 function toRecord(
   r: InspectionWithDecision,
   names: ReturnType<typeof rowNames>,
   s: ReportSummary,
+  day: (scoredAt: string) => string,
 ): CsvRecord {
   const d = r.latestDecision;
   return {
@@ -64,6 +84,8 @@ function toRecord(
     sha256: r.sha256,
     receivedAt: r.receivedAt,
     scoredAt: r.scoredAt,
+    localDay: day(r.scoredAt),
+    timeZone: s.timeZone,
     model: names.model(r.modelId)?.name ?? null,
     modelVersion: r.modelVersion,
     engine: r.engine,
@@ -92,12 +114,13 @@ export async function writeCsvReport(
   file: string,
 ): Promise<number> {
   const names = rowNames(db);
+  const day = dayOf(summary);
   let rows = 0;
   const records = new Transform({
     objectMode: true,
     transform(r: InspectionWithDecision, _enc, done) {
       rows++;
-      const record = toRecord(r, names, summary);
+      const record = toRecord(r, names, summary, day);
       for (const key of Object.keys(record) as (keyof CsvRecord)[]) {
         const v = record[key];
         if (typeof v === 'string') record[key] = neutraliseFormula(v);

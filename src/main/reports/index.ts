@@ -8,6 +8,7 @@ import { reportSummary, type ReportOptions, type ReportSummary } from './report-
 
 export { CSV_COLUMNS, neutraliseFormula, writeCsvReport } from './csv-report';
 export { NO_INSPECTIONS, writePdfReport } from './pdf-report';
+export { localDate, localDays, systemTimeZone, timeZoneLabel } from './local-days';
 export {
   reportSummary,
   type ReportActivation,
@@ -15,6 +16,7 @@ export {
   type ReportDay,
   type ReportLine,
   type ReportModel,
+  type ReportThreshold,
   type ReportOptions,
   type ReportSummary,
 } from './report-data';

@@ -25,6 +25,7 @@ import {
   type ReportSummary,
   type RowNames,
 } from './report-data';
+import { localDate, localDateTime, localDays } from './local-days';
 
 type Doc = PDFKit.PDFDocument;
 
@@ -457,18 +458,13 @@ function stackedBars(l: Layout, title: string, series: Series[], bars: Bar[], he
   l.y = top + height + 8;
 }
 
-/** Every UTC day of the period, grouped into at most MAX_BARS bars of `days` days each. */
+/** Every local day of the period (in the report's time zone), grouped into at most MAX_BARS bars of `days` days each. */
 function dayBuckets(s: ReportSummary): { days: number; buckets: { label: string; keys: string[] }[] } {
-  const DAY = 86_400_000;
-  const first = Date.parse(s.period.from.slice(0, 10));
-  const last = Date.parse(new Date(Date.parse(s.period.to) - 1).toISOString().slice(0, 10));
-  const n = Math.max(0, Math.round((last - first) / DAY) + 1);
-  const per = Math.max(1, Math.ceil(n / MAX_BARS));
+  const all = localDays(Date.parse(s.period.from), Date.parse(s.period.to), s.timeZone).map((d) => d.day);
+  const per = Math.max(1, Math.ceil(all.length / MAX_BARS));
   const buckets: { label: string; keys: string[] }[] = [];
-  for (let i = 0; i < n; i += per) {
-    const keys: string[] = [];
-    for (let k = i; k < Math.min(n, i + per); k++)
-      keys.push(new Date(first + k * DAY).toISOString().slice(0, 10));
+  for (let i = 0; i < all.length; i += per) {
+    const keys = all.slice(i, i + per);
     buckets.push({ label: keys[0], keys });
   }
   return { days: per, buckets };
@@ -506,8 +502,19 @@ function countCells(c: ReportCounts): string[] {
   ];
 }
 
+/** The period in the report's local time (its days are those days), then the same instants in UTC. */
 function periodText(s: ReportSummary): string {
-  return `${s.period.from} to ${s.period.to}, UTC, end exclusive`;
+  const [from, to] = [Date.parse(s.period.from), Date.parse(s.period.to)];
+  return (
+    `${localDateTime(from, s.timeZone)} to ${localDateTime(to, s.timeZone)} local time (${s.timeZoneLabel}), ` +
+    `end exclusive; ${s.period.from} to ${s.period.to} UTC`
+  );
+}
+
+/** "2026-11-23 to 2026-11-29": the local days the period covers, last one included. */
+function periodDays(s: ReportSummary): string {
+  const [from, to] = [Date.parse(s.period.from), Date.parse(s.period.to)];
+  return `${localDate(from, s.timeZone)} to ${localDate(to - 1, s.timeZone)}`;
 }
 
 function auditLine(s: ReportSummary): string {
@@ -594,7 +601,7 @@ function summaryPages(l: Layout, s: ReportSummary): void {
       'or flagged and cleared as a false alarm) / (inspected - errors); unreviewed flags are not counted as good.',
   );
 
-  l.subheading('Per day (UTC)');
+  l.subheading(`Per day (local days, ${s.timeZoneLabel})`);
   if (!o.inspected) {
     l.paragraph(`${NO_INSPECTIONS}: no chart.`);
   } else {
@@ -654,10 +661,11 @@ function modelsSection(l: Layout, s: ReportSummary): void {
       [
         ['Method / version', `${m.method}, version ${m.version} (model #${m.id})`],
         ['Training data hash', m.trainingDataHash ?? '–', { mono: true }],
-        ['Threshold', `${num(m.threshold)} (raw score; calibrated ${m.calibratedAt ?? 'never'})`],
+        ['Calibrated threshold', `${num(m.threshold)} (raw score; calibrated ${m.calibratedAt ?? 'never'})`],
+        ['Thresholds applied', appliedText(m)],
         ['In this period', `${int(m.inspected)} images judged`],
       ],
-      120,
+      130,
     );
   }
   l.subheading('Activations on each line');
@@ -683,6 +691,18 @@ function modelsSection(l: Layout, s: ReportSummary): void {
       a.inForceAtStart ? 'at period start' : 'during period',
     ]),
   );
+}
+
+/** The thresholds a model's images were judged by in the period, per line, as the inspection rows say. */
+function appliedText(m: ReportSummary['models'][number]): string {
+  if (!m.applied.length) return 'none (no image judged in the period)';
+  return m.applied
+    .map(
+      (a) =>
+        `${num(a.threshold)} on ${a.lineName} (${int(a.inspected)} images` +
+        `${a.threshold !== null && a.threshold === m.threshold ? ', the calibrated value' : ''})`,
+    )
+    .join('; ');
 }
 
 function auditSection(l: Layout, s: ReportSummary): void {
@@ -974,8 +994,8 @@ function fontNote(l: Layout): string {
 
 function footer(s: ReportSummary): (l: Layout, index: number, total: number) => void {
   const text =
-    `Anomaly Station audit report · ${s.stationName} · ${s.period.from.slice(0, 10)} to ` +
-    `${s.period.to.slice(0, 10)}${s.lot ? ` · lot ${s.lot}` : ''}`;
+    `Anomaly Station audit report · ${s.stationName} · ${periodDays(s)} (${s.timeZone})` +
+    `${s.lot ? ` · lot ${s.lot}` : ''}`;
   return (l, index, total) => {
     const { doc } = l;
     // The footer sits in the bottom margin: lift the margin so pdfkit does not start a page for it.

@@ -1,6 +1,7 @@
 // What an audit report says, computed once: the PDF and the CSV writers print it, and a UI preview shows
-// the same numbers. Aggregates come from one GROUP BY over the period (StationDatabase.periodCounts) and
-// rows are streamed in chunks (iterateInspections), so memory does not grow with the period's length.
+// the same numbers. Aggregates come from one GROUP BY per local day of the period (periodCounts; days are
+// the reader's local days, see local-days.ts) and rows are streamed in chunks (iterateInspections), so
+// memory does not grow with the period's length.
 import type {
   ReportActivation,
   ReportCounts,
@@ -8,7 +9,9 @@ import type {
   ReportLine,
   ReportModel,
   ReportSummary,
+  ReportThreshold,
 } from '../../common/report';
+import { localDays, systemTimeZone, timeZoneLabel } from './local-days';
 import {
   toIso,
   type DecisionValue,
@@ -20,7 +23,15 @@ import {
   type Verdict,
 } from '../station/database';
 
-export type { ReportActivation, ReportCounts, ReportDay, ReportLine, ReportModel, ReportSummary };
+export type {
+  ReportActivation,
+  ReportCounts,
+  ReportDay,
+  ReportLine,
+  ReportModel,
+  ReportSummary,
+  ReportThreshold,
+};
 
 export interface ReportOptions {
   /** Start of the period (inclusive), ISO 8601. Inspections belong to the period by when they were scored. */
@@ -34,6 +45,8 @@ export interface ReportOptions {
    * time, not the batch it belonged to), so the tag filters nothing: it is printed on the report as a label.
    */
   lot?: string;
+  /** IANA time zone whose local days the per-day figures use. Default: the station's own zone. */
+  timeZone?: string;
   /** Who generated the report (the quality manager's name). */
   generatedBy: string;
   stationName: string;
@@ -104,21 +117,26 @@ export function reportSummary(db: StationDatabase, options: ReportOptions): Repo
     lineFilter = { id: line.id, name: line.name };
   }
 
+  const timeZone = options.timeZone ?? systemTimeZone();
   const overall = emptyCounts();
   const perLine = new Map<number, ReportCounts>();
   const perDay = new Map<string, ReportCounts>();
   const perModel = new Map<number, number>();
-  for (const g of db.periodCounts({ from, to, lineId: lineFilter?.id, maxId: snapshotId })) {
-    addGroup(overall, g.verdict, g.decision, g.n);
-    for (const [map, key] of [
-      [perLine, g.lineId],
-      [perDay, g.day],
-    ] as [Map<unknown, ReportCounts>, unknown][]) {
-      let c = map.get(key);
-      if (!c) map.set(key, (c = emptyCounts()));
-      addGroup(c, g.verdict, g.decision, g.n);
+  const days = localDays(Date.parse(from), Date.parse(to), timeZone);
+  for (const day of days) {
+    const groups = db.periodCounts({ from: day.from, to: day.to, lineId: lineFilter?.id, maxId: snapshotId });
+    for (const g of groups) {
+      addGroup(overall, g.verdict, g.decision, g.n);
+      for (const [map, key] of [
+        [perLine, g.lineId],
+        [perDay, day.day],
+      ] as [Map<unknown, ReportCounts>, unknown][]) {
+        let c = map.get(key);
+        if (!c) map.set(key, (c = emptyCounts()));
+        addGroup(c, g.verdict, g.decision, g.n);
+      }
+      if (g.modelId !== null) perModel.set(g.modelId, (perModel.get(g.modelId) ?? 0) + g.n);
     }
-    if (g.modelId !== null) perModel.set(g.modelId, (perModel.get(g.modelId) ?? 0) + g.n);
   }
 
   const aliveDuring = (l: LineRow) => l.createdAt < to && (l.removedAt === null || l.removedAt >= from);
@@ -155,6 +173,21 @@ export function reportSummary(db: StationDatabase, options: ReportOptions): Repo
     }
   }
 
+  const applied = new Map<number, ReportThreshold[]>();
+  for (const r of db.periodThresholds({ from, to, lineId: lineFilter?.id, maxId: snapshotId })) {
+    if (r.modelId === null) continue;
+    const list = applied.get(r.modelId) ?? [];
+    list.push({
+      lineId: r.lineId,
+      lineName: lineById.get(r.lineId)?.name ?? `#${r.lineId}`,
+      threshold: r.threshold,
+      inspected: r.n,
+      first: r.first,
+      last: r.last,
+    });
+    applied.set(r.modelId, list);
+  }
+
   const modelIds = new Set<number>(perModel.keys());
   for (const a of activations) if (a.modelId !== null) modelIds.add(a.modelId);
   const models: ReportModel[] = [...modelIds]
@@ -168,6 +201,7 @@ export function reportSummary(db: StationDatabase, options: ReportOptions): Repo
       version: m.version,
       trainingDataHash: m.dataHash,
       threshold: m.threshold,
+      applied: applied.get(m.id) ?? [],
       calibratedAt: calibratedAt(m),
       inspected: perModel.get(m.id) ?? 0,
     }));
@@ -178,6 +212,8 @@ export function reportSummary(db: StationDatabase, options: ReportOptions): Repo
     generatedAt,
     lot: options.lot?.trim() || null,
     period: { from, to },
+    timeZone,
+    timeZoneLabel: timeZoneLabel(timeZone, Date.parse(from), Date.parse(to)),
     snapshotId,
     lineFilter,
     lines,

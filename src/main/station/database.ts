@@ -242,6 +242,17 @@ export interface LineStats {
   unreviewed: number;
 }
 
+/** One group of periodThresholds: the threshold a model judged a line's images by, and how many. */
+export interface PeriodThresholdRow {
+  modelId: number | null;
+  lineId: number;
+  threshold: number | null;
+  n: number;
+  /** scored_at of the first and last image judged by it in the period. */
+  first: string;
+  last: string;
+}
+
 /** One group of periodCounts: a line's inspections on one UTC day by one model, verdict and latest decision. */
 export interface PeriodCountRow {
   lineId: number;
@@ -1128,6 +1139,29 @@ export class StationDatabase {
          i.decision, count(*) AS n
        FROM inspections i ${where} GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1, 3, 4, 5`,
       ...params,
+    );
+  }
+
+  /** The thresholds images were judged by (as each row stores it), per model and line; errors judged nothing. */
+  periodThresholds(filters: InspectionFilters = {}): PeriodThresholdRow[] {
+    const { where, params } = filterSql({ ...filters, verdict: ['pass', 'flag'] });
+    return this.all(
+      `SELECT i.model_id AS modelId, i.line_id AS lineId, i.threshold, count(*) AS n,
+         min(i.scored_at) AS first, max(i.scored_at) AS last
+       FROM inspections i ${where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 5`,
+      ...params,
+    );
+  }
+
+  /**
+   * Inspections scored since a time, per line and 10-second bucket (the first 18 characters of the stored ISO
+   * time, e.g. "2026-01-05T06:00:1"): the Live view's throughput, an index range read on scored_at.
+   */
+  scoredPerTenSeconds(since: TimeInput): { lineId: number; bucket: string; n: number }[] {
+    return this.all(
+      `SELECT line_id AS lineId, substr(scored_at, 1, 18) AS bucket, count(*) AS n
+       FROM inspections WHERE scored_at >= ? GROUP BY 1, 2 ORDER BY 1, 2`,
+      toIso(since),
     );
   }
 

@@ -15,6 +15,7 @@ export interface LineWatcherOptions {
   /** Folders never reported (the station's own data dir). */
   exclude: string[];
   onFile: (path: string) => void;
+  /** `text` says the status in words; it does not repeat the folder (every line shows its folder already). */
   onStatus: (status: WatchStatus, text: string) => void;
   /** awaitWriteFinish stability window (ms). Default 400. */
   settleMs?: number;
@@ -61,7 +62,7 @@ export class LineWatcher {
     if (!isDir) {
       if (this.status !== 'missing') {
         void this.stopWatcher();
-        this.setStatus('missing', `folder not found: ${this.folder} (waiting for it to come back)`);
+        this.setStatus('missing', 'folder not found (waiting for it to come back)');
       }
       return;
     }
@@ -90,7 +91,7 @@ export class LineWatcher {
     };
     w.on('add', report);
     w.on('change', report);
-    w.on('ready', () => this.setStatus('watching', `watching ${this.folder}`));
+    w.on('ready', () => this.setStatus('watching', 'watching'));
     w.on('error', (e) => this.setStatus('error', `watch error: ${(e as Error).message}`));
   }
 

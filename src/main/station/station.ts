@@ -12,6 +12,7 @@ import { basename, join, resolve, sep } from 'node:path';
 import {
   PRODUCT_NAME,
   StationError,
+  THROUGHPUT_BUCKET_MS,
   type AuditResult,
   type CalibrationData,
   type Evaluation,
@@ -44,7 +45,7 @@ import {
   type StationDatabase,
 } from './database';
 import type { ReportSummary } from '../../common/report';
-import { reportSummary, writeReport, type ReportOptions } from '../reports';
+import { localDate, reportSummary, systemTimeZone, writeReport, type ReportOptions } from '../reports';
 import type { EnginePreference } from './engine-choice';
 import {
   inspect,
@@ -547,6 +548,25 @@ export class Station implements StationApi {
     return this.db.queryInspections({}, { limit: req.limit }).rows.map(toInspection);
   }
 
+  /** Inspections scored per line over the last `seconds`, counted in the database per 10-second bucket. */
+  async throughput(req: Requests['throughput']): Promise<Responses['throughput']> {
+    const now = Date.now();
+    const since = Math.floor((now - req.seconds * 1000) / THROUGHPUT_BUCKET_MS) * THROUGHPUT_BUCKET_MS;
+    const lines = new Map<number, { start: number; count: number }[]>();
+    for (const r of this.db.scoredPerTenSeconds(since)) {
+      const buckets = lines.get(r.lineId) ?? [];
+      // "2026-01-05T06:00:1" + "0Z" is the bucket's first instant.
+      buckets.push({ start: Date.parse(`${r.bucket}0Z`), count: r.n });
+      lines.set(r.lineId, buckets);
+    }
+    return {
+      now,
+      since,
+      bucketMs: THROUGHPUT_BUCKET_MS,
+      lines: [...lines].map(([lineId, buckets]) => ({ lineId, buckets })),
+    };
+  }
+
   async queryInspections(req: Requests['queryInspections']): Promise<Responses['queryInspections']> {
     const filters = {
       lineId: req.lineId,
@@ -732,7 +752,8 @@ export class Station implements StationApi {
     const { pdf, csv, ...period } = req;
     const options = this.reportOptions(period, this.operator.name);
     await mkdir(this.reportsDir, { recursive: true });
-    const day = (iso: string) => iso.slice(0, 10);
+    // Named by the report's local days (its per-day figures are those days).
+    const day = (iso: string) => localDate(Date.parse(iso), options.timeZone ?? systemTimeZone());
     // e.g. report-2026-11-17-to-2026-11-24-line2-20261123T071502123Z: sortable, one file per export.
     const made = new Date().toISOString().replace(/[-:.]/g, '');
     const stem = `report-${day(req.from)}-to-${day(req.to)}${req.lineId ? `-line${req.lineId}` : ''}-${made}`;

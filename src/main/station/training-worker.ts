@@ -11,7 +11,7 @@ import { trainModel, type TrainModelOptions } from '../tasks/train-model';
 export type ToTrainingWorker =
   | {
       type: 'start';
-      options: Omit<TrainModelOptions, 'backend' | 'signal' | 'onProgress' | 'onPhase'>;
+      options: Omit<TrainModelOptions, 'backend' | 'signal' | 'onProgress' | 'onPhase' | 'onWarning'>;
       backend?: string;
     }
   | { type: 'cancel' };
@@ -45,6 +45,7 @@ async function run(m: Extract<ToTrainingWorker, { type: 'start' }>): Promise<voi
     validationLoss: null,
     history: [],
     samples: [],
+    warnings: [],
   };
   let lastSent = 0;
   const emit = (p: Partial<TrainingProgress>, force = false) => {
@@ -62,6 +63,7 @@ async function run(m: Extract<ToTrainingWorker, { type: 'start' }>): Promise<voi
       backend,
       signal: abort.signal,
       onPhase: (phase) => emit({ phase }, true),
+      onWarning: (text) => emit({ warnings: [...(last.warnings ?? []), text] }, true),
       onProgress: (p) => void progress(p),
     });
     send({ type: 'done', meta: r.meta, backend: describeBackend(backend) });

@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import {
   calibrate,
   createDetector,
+  DEFAULT_TARGET_FALSE_ALARM_RATE,
   DEFAULT_PATCH_STATISTIC,
   defaultConfig,
   detectorArtifacts,
@@ -24,6 +25,7 @@ import {
   TfjsEngine,
 } from '../../ml';
 import { exportOnnx, onnxExportable } from '../../ml/onnx';
+import { calibrationSetWarning } from '../../common/calibration';
 import { hashFiles, listImages, splitGoodImages, trainingImages } from '../io/datasets';
 import { loadImages } from '../io/images';
 import {
@@ -59,12 +61,16 @@ export interface TrainModelOptions {
   onPhase?: (phase: string, total?: number) => void;
   onLoadProgress?: (done: number) => void;
   onProgress?: (p: TrainProgress) => void;
+  /** Told as soon as something is known the user should hear about (also returned in `warnings`). */
+  onWarning?: (text: string) => void;
 }
 
 export interface TrainModelResult {
   meta: ModelMeta;
   result: TrainResult;
   skipped: { file: string; reason: string }[];
+  /** E.g. too few held-out calibration images for the false-alarm target. */
+  warnings: string[];
 }
 
 export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult> {
@@ -112,6 +118,16 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
     throw new Error(
       `only ${cal.length} held-out calibration images; add more good images or raise --holdout`,
     );
+  // Said before training, not after: a false-alarm target needs about 1/target calibration images.
+  // (With labelled defects the threshold is F1-optimal instead and has no such target.)
+  const warnings: string[] = [];
+  const tooFew = o.defects
+    ? null
+    : calibrationSetWarning(cal.length, o.targetFalseAlarmRate ?? DEFAULT_TARGET_FALSE_ALARM_RATE);
+  if (tooFew) {
+    warnings.push(tooFew);
+    o.onWarning?.(tooFew);
+  }
 
   const config: DetectorConfig = saved
     ? (saved.extra.config as DetectorConfig)
@@ -187,7 +203,7 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
       defect: defectScores ?? [],
     });
     await removeCheckpoint(o.out);
-    return { meta, result, skipped };
+    return { meta, result, skipped, warnings };
   } finally {
     detector.dispose();
   }

@@ -266,6 +266,8 @@ const options = (over: Partial<ReportOptions> = {}): ReportOptions => ({
   stationName: 'Plant 3 inspection station',
   generatedAt: GENERATED_AT,
   lot: 'LOT-2025/07 "A"',
+  // The fixture's days are UTC days, whatever zone the test machine is in.
+  timeZone: 'UTC',
   ...over,
 });
 const period = { from: FROM, to: TO };
@@ -394,6 +396,8 @@ describe('CSV', () => {
         sha256: str(i.sha256),
         received_at: i.receivedAt,
         scored_at: i.scoredAt,
+        scored_local_day: i.scoredAt.slice(0, 10),
+        time_zone: 'UTC',
         model: fx.db.getModel(i.modelId!)!.name,
         model_version: str(i.modelVersion),
         engine: str(i.engine),

@@ -34,6 +34,58 @@ async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
 }
 
+/** Two frames: what a viewport change re-laid out (charts resize on a ResizeObserver) is drawn. */
+const settled = () =>
+  page.locator('body').evaluate(
+    (body) =>
+      new Promise<void>((done) => {
+        const win = body.ownerDocument.defaultView!;
+        win.requestAnimationFrame(() => win.requestAnimationFrame(() => done()));
+      }),
+  );
+
+/** The view as it is now at 1366x768 (`name`.png) and at 1920x1080 (`name`-1920.png). */
+async function shots(name: string): Promise<void> {
+  await settled();
+  await shot(name);
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await settled();
+  await shot(`${name}-1920`);
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await settled();
+}
+
+/** Where a line of wrapped text breaks: the character before each break (the text of `selector`). */
+function lineEnds(selector: string): Promise<string[]> {
+  return page.locator(selector).evaluate((el) => {
+    const d = el.ownerDocument;
+    const walker = d.createTreeWalker(el, 4 /* NodeFilter.SHOW_TEXT */);
+    const chars: { ch: string; top: number }[] = [];
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const text = n.textContent ?? '';
+      for (let i = 0; i < text.length; i++) {
+        const r = d.createRange();
+        r.setStart(n, i);
+        r.setEnd(n, i + 1);
+        chars.push({ ch: text[i], top: r.getBoundingClientRect().top });
+      }
+    }
+    const ends: string[] = [];
+    for (let i = 1; i < chars.length; i++)
+      if (chars[i].top > chars[i - 1].top + 2) ends.push(chars[i - 1].ch);
+    return ends;
+  });
+}
+
+/** Whether the element is wholly inside the viewport. */
+function inView(selector: string): Promise<boolean> {
+  return page.locator(selector).evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    const win = el.ownerDocument.defaultView!;
+    return r.top >= 0 && r.left >= 0 && r.bottom <= win.innerHeight && r.right <= win.innerWidth;
+  });
+}
+
 async function view(id: string): Promise<void> {
   await page.goto(`${server.url}/#/${id}`);
   await page
@@ -85,7 +137,7 @@ describe('the station UI in Chromium', () => {
   it('Live shows images as they arrive, by events', async () => {
     await view('live');
     await page.getByText('Waiting for the first image').waitFor();
-    await shot('01-live-empty');
+    await shots('01-live-empty');
     for (let i = 0; i < 3; i++) await dropPart(cam, `good-${i}.png`, 9000 + i);
     await dropPart(cam, 'defect-a.png', 9100, true);
     await dropPart(cam, 'defect-b.png', 9101, true);
@@ -102,7 +154,26 @@ describe('the station UI in Chromium', () => {
       .evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
     expect(loaded.length).toBeGreaterThanOrEqual(2);
     expect(loaded.every((w) => w > 0)).toBe(true);
-    await shot('02-live');
+    // Zero errors look calm (not the error colour); flags that happened keep theirs.
+    const errors = page.locator('[data-test=live-errors]');
+    expect((await errors.textContent())?.trim()).toBe('0');
+    const color = (l: typeof errors) =>
+      l.evaluate((e) => e.ownerDocument.defaultView!.getComputedStyle(e).color);
+    expect(await color(errors)).not.toBe('rgb(183, 121, 31)');
+    expect(await color(page.locator('[data-test=live-flagged]'))).toBe('rgb(197, 48, 48)');
+    // A page opened now shows the rate from the station's log: 5 images in the last 5 minutes = 1.0 a
+    // minute, though this page saw none of them arrive.
+    await page.reload();
+    await page
+      .locator('[data-test=live-rate]')
+      .filter({ hasText: /^1\.0$/ })
+      .waitFor();
+    // One line uses the screen: big images, and the card reaches down most of the window.
+    const img = await page.locator('.live figure img').first().boundingBox();
+    const card = await page.locator('[data-test=live-line]').boundingBox();
+    expect(img!.width).toBeGreaterThanOrEqual(0.3 * 1366);
+    expect(card!.y + card!.height).toBeGreaterThanOrEqual(0.8 * 768);
+    await shots('02-live');
   }, 90_000);
 
   it('Settings signs the operator in and says which backend and shell run', async () => {
@@ -113,7 +184,7 @@ describe('the station UI in Chromium', () => {
     await page.locator('[data-test=signed-in]').getByText('Ana Operator').waitFor();
     expect(await page.locator('[data-test=shell]').textContent()).toMatch(/browser/);
     expect(await page.locator('[data-test=backend]').textContent()).toMatch(/wasm/);
-    await shot('03-settings');
+    await shots('03-settings');
   });
 
   it('Review: a flagged image with its heatmap; confirm one and reject one by keyboard', async () => {
@@ -130,9 +201,24 @@ describe('the station UI in Chromium', () => {
         return img.complete && img.naturalWidth > 0;
       }),
     );
-    await shot('04-review');
+    // The model by name, as Live and Lines show it; its version in the tooltip.
+    const model = page.locator('[data-test=review-model]');
+    expect(await model.textContent()).toBe('model tiny');
+    expect(await model.getAttribute('title')).toBe(`model version ${queue[0].modelVersion}`);
+    // Each frame has the image's shape: no black bars beside it.
+    const fit = await page.locator('[data-test=review-frame]').evaluate((f) => {
+      const img = f.querySelector('img')!;
+      return { frame: f.clientWidth / f.clientHeight, image: img.naturalWidth / img.naturalHeight };
+    });
+    expect(fit.frame).toBeCloseTo(fit.image, 1);
+    await shots('04-review');
     const first = queue[0].id;
     const second = queue[1].id;
+    // The confirmation area is a polite live region that exists before anything is said in it.
+    const said = page.locator('[data-test=review-confirmation]');
+    expect(await said.getAttribute('aria-live')).toBe('polite');
+    expect(await said.getAttribute('role')).toBe('status');
+    expect((await said.textContent())?.trim()).toBe('');
     await page.locator('[data-test=review-comment]').fill('blob at top left, "clearly" visible');
     await page.locator('body').click({ position: { x: 5, y: 700 } }); // leave the comment box
     await page.keyboard.press('d');
@@ -140,7 +226,10 @@ describe('the station UI in Chromium', () => {
       .locator('[data-test=review-position]')
       .getByText(`1 of ${queue.length - 1}`)
       .waitFor();
+    await said.filter({ hasText: `Confirmed defect: ${queue[0].filePath.split('/').pop()!}` }).waitFor();
+    await shots('04b-review-confirmed');
     await page.keyboard.press('f');
+    await said.filter({ hasText: `False alarm: ${queue[1].filePath.split('/').pop()!}` }).waitFor();
     await waitFor(
       'two decisions',
       async () => (await station.getInspection({ id: second })).decisions.length === 1,
@@ -182,15 +271,25 @@ describe('the station UI in Chromium', () => {
     const entries = await page.locator('[data-test=history-decision-entry]').allTextContents();
     expect(entries.length).toBeGreaterThanOrEqual(1);
     expect(entries.every((e) => e.includes('Ana Operator'))).toBe(true);
-    await shot('05-history');
+    // The model by name, the path whole.
+    const detail = page.locator('[data-test=history-detail]');
+    expect(await detail.textContent()).toContain('tiny');
+    const shown = await page.locator('[data-test=history-path]').textContent();
+    expect((await station.queryInspections({ limit: 100 })).rows.map((r) => r.filePath)).toContain(shown);
+    await shots('05-history');
   });
 
   it('Lines lists the line with its status and engine', async () => {
     await view('lines');
     const row = page.locator('[data-test=line-row]').filter({ hasText: 'Line 1' });
     await row.waitFor();
-    expect(await row.textContent()).toMatch(/watching/);
-    await shot('06-lines');
+    // The folder in full in its column (not clipped); the status says the status, not the folder again.
+    const folder = row.locator('[data-test=line-folder-cell]');
+    expect((await folder.textContent())?.trim()).toBe(cam);
+    expect(await folder.evaluate((td) => td.scrollWidth <= td.clientWidth)).toBe(true);
+    expect((await row.locator('[data-test=line-status]').textContent())?.trim()).toBe('watching');
+    expect(await row.locator('[data-test=line-threshold]').textContent()).toMatch(/calibrated 0\.\d{4}/);
+    await shots('06-lines');
   });
 
   it('Models: train a tiny model from the UI and watch its progress', async () => {
@@ -206,8 +305,12 @@ describe('the station UI in Chromium', () => {
     const card = page.locator('[data-test=job-card]').filter({ hasText: 'ui-trained' });
     await card.waitFor();
     await card.locator('[data-test=job-progress]').waitFor({ timeout: 60_000 });
-    await card.scrollIntoViewIfNeeded();
-    await shot('07-models-training');
+    await card.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    // 12 calibration images cannot estimate the default 0.5 % target: the job says so while it trains.
+    expect(await card.locator('[data-test=job-warnings]').textContent()).toMatch(
+      /held-out good images cannot estimate a 0\.5 % false-alarm rate: that needs at least 200/,
+    );
+    await shots('07-models-training');
     const finished = page
       .locator('[data-test=job-card]:is([data-state=done], [data-state=failed])')
       .filter({ hasText: 'ui-trained' });
@@ -216,7 +319,7 @@ describe('the station UI in Chromium', () => {
     await finished.scrollIntoViewIfNeeded();
     const models = await station.listModels();
     expect(models.map((m) => m.name)).toContain('ui-trained');
-    await shot('08-models-trained');
+    await shots('08-models-trained');
   }, 200_000);
 
   it('Calibrate: moving the threshold shows the expected rates; applying it changes the line', async () => {
@@ -243,7 +346,30 @@ describe('the station UI in Chromium', () => {
     expect(await panel.locator('[data-test=false-alarm-rate]').textContent()).toContain(
       `${(expected * 100).toFixed(1)}`,
     );
-    await shot('09-calibrate');
+    // Too few held-out good images for the 0.5 % target: the panel says so, and how coarse the rate is.
+    expect(await panel.locator('[data-test=calibrate-too-few]').textContent()).toContain(
+      `${cal.goodScores.length} held-out good images cannot estimate a 0.5 % false-alarm rate`,
+    );
+    expect(await panel.locator('[data-test=false-alarm-resolution]').textContent()).toContain(
+      `one image of ${cal.goodScores.length}`,
+    );
+    // The chart's axis holds every marker with room to spare, on round evenly spaced ticks.
+    const axis = async () => {
+      const label = (await panel.locator('canvas').getAttribute('aria-label')) ?? '';
+      const m = /axis from ([\d.e+-]+) to ([\d.e+-]+) in steps of ([\d.e+-]+)/.exec(label);
+      expect(m, label).not.toBeNull();
+      return { min: Number(m![1]), max: Number(m![2]), step: Number(m![3]) };
+    };
+    const inside = (a: { min: number; max: number }, x: number) =>
+      x - a.min >= 0.02 * (a.max - a.min) && a.max - x >= 0.02 * (a.max - a.min);
+    const a = await axis();
+    const round = (x: number) => Math.abs(x / a.step - Math.round(x / a.step)) < 1e-6;
+    expect(round(a.min) && round(a.max)).toBe(true);
+    expect(/^(1|2|2\.5|5)0*$/.test(String(a.step).replace(/^0\.0*|\./g, ''))).toBe(true);
+    expect(inside(a, cal.threshold!)).toBe(true);
+    expect(inside(a, low)).toBe(true);
+    expect(inside(a, Math.max(...cal.goodScores))).toBe(true);
+    await shots('09-calibrate');
     await panel.locator('[data-test=apply-line]').selectOption({ index: 1 }); // the one line on this model
     await panel.locator('[data-test=apply-threshold]').click();
     await waitFor('the line threshold override', async () => {
@@ -252,6 +378,16 @@ describe('the station UI in Chromium', () => {
         line.thresholdOverride !== null && Math.abs(line.thresholdOverride - low) < 1e-6 * Math.max(1, low)
       );
     });
+    // The line's actual threshold is on the panel: the override it now judges by.
+    await panel
+      .locator('[data-test=calibrate-line]')
+      .filter({ hasText: 'Line 1' })
+      .locator('[data-test=calibrate-line-threshold]')
+      .filter({ hasText: low.toPrecision(4) })
+      .waitFor();
+    expect(await panel.locator('[data-test=calibrate-line]').textContent()).toContain('threshold override');
+    await panel.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await shots('09b-calibrate-applied');
   });
 
   it('Evaluate: a labelled folder gives the ROC curve and the same AUROC as the station computes', async () => {
@@ -266,10 +402,16 @@ describe('the station UI in Chromium', () => {
     const direct = await station.evaluateModel({ modelId: 1, data: labelled });
     expect(await result.textContent()).toContain(direct.overall.auroc.toFixed(3));
     await result.scrollIntoViewIfNeeded();
-    await shot('10-evaluate');
+    await shots('10-evaluate');
   }, 120_000);
 
   it('Reports: the preview shows the database’s numbers; export gives a PDF and a CSV to download', async () => {
+    // One more part, judged at the override Calibrate applied: the report must show both thresholds.
+    const before = (await station.queryInspections({ limit: 1 })).total;
+    await dropPart(cam, 'after-override.png', 9200);
+    await waitFor('the part judged at the override', async () => {
+      return (await station.queryInspections({ limit: 1 })).total === before + 1;
+    });
     await view('reports');
     await page.locator('[data-test=report-preview]').click();
     const summary = page.locator('[data-test=report-summary]');
@@ -284,6 +426,22 @@ describe('the station UI in Chromium', () => {
       count((r) => r.verdict === 'flag'),
     ]);
     expect(await page.locator('[data-test=report-audit]').textContent()).toMatch(/verified/);
+    // Models in force: the thresholds the rows were judged by (calibrated, then the line's override).
+    const [line] = await station.listLines({});
+    const judged = [...new Set(rows.filter((r) => r.verdict !== 'error').map((r) => r.threshold!))];
+    expect(judged).toHaveLength(2);
+    const applied = await page
+      .locator('[data-test=report-model]')
+      .filter({ hasText: 'tiny' })
+      .locator('[data-test=report-model-applied]')
+      .textContent();
+    for (const th of judged) expect(applied).toContain(`${th.toPrecision(4)} on Line 1`);
+    expect(applied).toContain(`${line.thresholdOverride!.toPrecision(4)} on Line 1 (1)`);
+    // Days are local days, said with the zone (this browser's: the test machine's).
+    const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+    expect(await page.locator('[data-test=report-days-heading]').textContent()).toContain(
+      `Per day (local days, ${zone}`,
+    );
     await page.locator('[data-test=report-export]').click();
     const links = page.locator('[data-test=report-download]');
     await links.first().waitFor({ timeout: 60_000 });
@@ -293,8 +451,37 @@ describe('the station UI in Chromium', () => {
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
     const csv = await (await fetch(hrefs.find((h) => h.endsWith('.csv'))!)).text();
     expect(csv.trim().split('\r\n')).toHaveLength(rows.length + 1); // header + one row per inspection
-    await shot('11-reports');
+    expect(csv.split('\r\n')[0]).toContain('scored_local_day,time_zone');
+    await shots('11-reports');
   }, 90_000);
+
+  it('Reports: a browser in another time zone gets its own local days, said with the zone', async () => {
+    const other = await browser.newContext({
+      timezoneId: 'Asia/Kolkata',
+      viewport: { width: 1366, height: 768 },
+    });
+    try {
+      const p = await other.newPage();
+      await p.goto(`${server.url}/#/reports`);
+      await p.locator('[data-test=report-preview]').click();
+      await p.locator('[data-test=report-days-heading]').waitFor();
+      // (Chromium names the zone by its old ICU id, Asia/Calcutta: the report says what the browser says.)
+      const zone = await p.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+      expect(zone).toMatch(/^Asia\/(Kolkata|Calcutta)$/);
+      expect(await p.locator('[data-test=report-days-heading]').textContent()).toBe(
+        `Per day (local days, ${zone}, UTC+05:30)`,
+      );
+      // The images' days in Kolkata's calendar, worked out by the browser from each row's time.
+      const times = (await station.queryInspections({ limit: 1000 })).rows.map((r) => r.scoredAt);
+      const days = await p.evaluate(
+        (isos) => [...new Set(isos.map((iso) => new Date(iso).toLocaleDateString('en-CA')))].sort(),
+        times,
+      );
+      expect(await p.locator('[data-test=report-day] td:first-child').allTextContents()).toEqual(days);
+    } finally {
+      await other.close();
+    }
+  });
 
   it('History pages through 20,000 more inspections by keyset cursor', async () => {
     const [line] = await station.listLines({});
@@ -336,7 +523,57 @@ describe('the station UI in Chromium', () => {
     const expected = (await station.queryInspections({ limit: 50, cursor })).rows.map((r) => String(r.id));
     const shown = await page.locator('[data-test=history-row] td:first-child').allTextContents();
     expect(shown).toEqual(expected);
+
+    // A row far down the page opens its detail in view, beside it, not at the top out of sight.
+    const last = page.locator('[data-test=history-row]').last();
+    await last.scrollIntoViewIfNeeded();
+    expect(await page.locator('body').evaluate((b) => b.ownerDocument.defaultView!.scrollY)).toBeGreaterThan(
+      300,
+    );
+    const name = (await last.locator('.file').textContent())!;
+    await last.click();
+    await page.locator('[data-test=history-detail] h3').filter({ hasText: name }).waitFor();
+    expect(await inView('[data-test=history-detail] h3')).toBe(true);
+    expect(await inView('[data-test=history-detail] dl')).toBe(true);
+    await shots('14-history-far-down');
   }, 120_000);
+
+  it('History: a long path wraps only after its separators, whole in the tooltip', async () => {
+    const [line] = await station.listLines({});
+    const long =
+      '/mnt/plant-north/cameras/line-07-final-inspection/station-b-top-view/2026-11-29/exports/' +
+      'part-000123-front-left-highres.png';
+    const id = station.db.insertInspection({
+      lineId: line.id,
+      modelId: 1,
+      modelVersion: 'bulk',
+      filePath: long,
+      fileSize: 1000,
+      fileMtimeMs: Date.now(),
+      sha256: null,
+      receivedAt: Date.now(),
+      scoredAt: Date.now(),
+      rawScore: 0.1,
+      normalizedScore: 0.1,
+      threshold: 0.5,
+      verdict: 'pass',
+    });
+    await view('history');
+    await page.locator('[data-test=history-search]').click();
+    await page
+      .locator('[data-test=history-row]')
+      .filter({ hasText: String(id) })
+      .first()
+      .click();
+    const path = page.locator('[data-test=history-path]');
+    await path.filter({ hasText: 'highres' }).waitFor();
+    expect(await path.textContent()).toBe(long);
+    expect(await path.locator('[title]').getAttribute('title')).toBe(long);
+    const ends = await lineEnds('[data-test=history-path]');
+    expect(ends.length).toBeGreaterThanOrEqual(1); // it did wrap
+    expect(ends.every((c) => c === '/')).toBe(true);
+    await shots('15-history-long-path');
+  });
 
   it('fills a large monitor too (1920x1080 screenshots of Live and History)', async () => {
     await page.setViewportSize({ width: 1920, height: 1080 });

@@ -49,3 +49,41 @@ export function roc(negative: number[], positive: number[]): { points: RocPoint[
 export function percent(x: number, digits = 1): string {
   return Number.isFinite(x) ? `${(x * 100).toFixed(digits)} %` : '—';
 }
+
+export interface Axis {
+  min: number;
+  max: number;
+  /** Distance between ticks: 1, 2, 2.5 or 5 times a power of ten. */
+  step: number;
+  /** Decimals that print every tick exactly. */
+  decimals: number;
+}
+
+/**
+ * An axis that shows every value with room to spare: the values' span widened by `margin` of it on each
+ * side, then out to whole steps of a round size, about `ticks` of them. Ticks are min, min + step, ... max,
+ * evenly spaced (a marker at the highest value is drawn inside the plot, not on its edge).
+ */
+export function niceAxis(values: number[], ticks = 6, margin = 0.08): Axis {
+  const finite = values.filter(Number.isFinite);
+  if (!finite.length) return { min: 0, max: 1, step: 0.2, decimals: 1 };
+  let lo = Math.min(...finite);
+  let hi = Math.max(...finite);
+  const span = hi - lo || Math.abs(lo) || 1;
+  lo -= span * margin;
+  hi += span * margin;
+  const raw = (hi - lo) / Math.max(1, ticks);
+  let exponent = Math.floor(Math.log10(raw));
+  let factor = [1, 2, 2.5, 5].find((f) => f * 10 ** exponent >= raw * (1 - 1e-9));
+  if (factor === undefined) [factor, exponent] = [1, exponent + 1];
+  // Built from the decimal digits, so 0.0025 is exactly 0.0025; 2.5 x 10^k needs one more decimal than 10^k.
+  const decimals = Math.max(0, -exponent + (factor === 2.5 ? 1 : 0));
+  const step = Number((factor * 10 ** exponent).toFixed(decimals));
+  const round = (x: number) => Number(x.toFixed(decimals));
+  return {
+    min: round(Math.floor(lo / step) * step),
+    max: round(Math.ceil(hi / step) * step),
+    step,
+    decimals,
+  };
+}

@@ -11,3 +11,5 @@ export const verdictLabel = (v: Inspection['verdict']): string =>
   ({ pass: 'PASS', flag: 'FLAG', error: 'ERROR' })[v];
 export const decisionLabel = (d: Inspection['decision']): string =>
   d === 'defect' ? 'confirmed defect' : d === 'false_alarm' ? 'false alarm' : '';
+/** A path cut after each separator (/ or \), so it can wrap there: "/a/b.png" -> ["/", "a/", "b.png"]. */
+export const pathParts = (path: string): string[] => path.match(/[^\\/]*[\\/]+|[^\\/]+$/g) ?? [path];

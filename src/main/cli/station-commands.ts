@@ -8,6 +8,15 @@ import { Station, type StationOptions } from '../station/station';
 import { validated } from '../station/in-process';
 import { APP_VERSION } from './version';
 import {
+  applyMqttOptions,
+  applyOpcuaOptions,
+  checkMqttOptions,
+  checkOpcuaOptions,
+  MQTT_OPTIONS,
+  OPCUA_OPTIONS,
+  outputStateLines,
+} from './output-options';
+import {
   choiceOption,
   numberOption,
   UsageError,
@@ -48,6 +57,7 @@ export const SERVE = {
     },
     port: { type: 'string', value: 'PORT', default: '5317', help: 'port to serve on' },
     token: { type: 'string', value: 'T', help: 'bearer token clients must send (generated off loopback)' },
+    ...OPCUA_OPTIONS,
   },
 } as const satisfies CommandSpec;
 
@@ -64,6 +74,7 @@ export const WATCH = {
       help: "raw-score threshold for this line (default: the model's)",
     },
     recursive: { type: 'boolean', help: 'watch subfolders too' },
+    ...MQTT_OPTIONS,
   },
 } as const satisfies CommandSpec;
 
@@ -112,6 +123,7 @@ export async function cmdServe(
   const port = numberOption(values.port, 'port', 'serve')!;
   const token = values.token ?? (isLoopback(values.host) ? undefined : newToken());
   const options = stationOptions(values, 'serve');
+  checkOpcuaOptions(values, 'serve');
   await begin();
   const station = await Station.open(options);
   const staticDir = resolve('out', 'renderer');
@@ -124,9 +136,14 @@ export async function cmdServe(
   console.log(`station serving ${server.url} (data dir ${station.dataDir})`);
   if (token) console.log(`token: ${token}  (send as "Authorization: Bearer <token>" or ?token=)`);
   if (!existsSync(join(staticDir, 'index.html'))) console.log('UI not built (npm run build); the API is up');
+  const outputLine = outputStateLines();
   station.onEvent((e: StationEvent) => {
     if (e.type === 'error') console.error(`error: ${e.message}`);
+    const o = outputLine(e);
+    if (o) console.error(o);
   });
+  const made = await applyOpcuaOptions(validated(station), values, 'serve');
+  if (made) console.log(made);
   await untilStopped();
   await server.close();
   await station.close();
@@ -142,6 +159,7 @@ export async function cmdWatch(
   const folder = resolve(positionals[0]);
   const threshold = numberOption(values.threshold, 'threshold', 'watch') ?? null;
   const options = stationOptions(values, 'watch');
+  checkMqttOptions(values, 'watch');
   await begin();
   const station = await Station.open(options);
   const api = validated(station);
@@ -161,7 +179,10 @@ export async function cmdWatch(
       });
   if (line.state === 'paused') await api.setLineState({ id: line.id, state: 'active' });
   const names = new Map([[line.id, line.name]]);
+  const outputLine = outputStateLines();
   station.onEvent((e) => {
+    const o = outputLine(e);
+    if (o) console.error(o);
     if (e.type === 'inspection' && names.has(e.inspection.lineId))
       console.log(formatInspection(e.inspection, names.get(e.inspection.lineId)!));
     else if (e.type === 'line-status' && e.line.id === line.id) {
@@ -170,6 +191,7 @@ export async function cmdWatch(
       );
     } else if (e.type === 'error') console.error(`error: ${e.message}`);
   });
+  await applyMqttOptions(api, line.id, values, 'watch');
   console.error(`watching ${folder} with model ${model.name}; data dir ${station.dataDir}; Ctrl-C stops`);
   await untilStopped();
   await station.close();

@@ -148,12 +148,13 @@ describe('the station UI in Chromium', () => {
     expect(flagged).toBeGreaterThanOrEqual(2);
     // The backlog drains back to 0 on screen too (line-status events), not only in the station.
     await page.locator('[data-test=live-backlog]').filter({ hasText: /^0$/ }).waitFor();
-    // The latest image and its heatmap really loaded (not a broken image icon).
-    const loaded = await page
-      .locator('.live img')
-      .evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
-    expect(loaded.length).toBeGreaterThanOrEqual(2);
-    expect(loaded.every((w) => w > 0)).toBe(true);
+    // The latest image and its heatmap really load (not a broken image icon).
+    await waitFor('the Live images', async () => {
+      const loaded = await page
+        .locator('.live img')
+        .evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
+      return loaded.length >= 2 && loaded.every((w) => w > 0);
+    });
     // Zero errors look calm (not the error colour); flags that happened keep theirs.
     const errors = page.locator('[data-test=live-errors]');
     expect((await errors.textContent())?.trim()).toBe('0');

@@ -19,14 +19,25 @@ export const useHistory = defineStore('history', () => {
   const selected = ref<InspectionDetail | null>(null);
   const loading = ref(false);
 
-  async function fetchPage(): Promise<void> {
+  /**
+   * Load the page at `at` (the current page by default); the page's rows, its position (cursors) and the
+   * count move together once the rows are here, so "151–200 of N" never shows over the previous page's rows.
+   */
+  async function fetchPage(
+    at: { cursor: string | undefined; before: (string | undefined)[] } = {
+      cursor: cursor.value,
+      before: cursors.value,
+    },
+  ): Promise<void> {
     loading.value = true;
     try {
       const r = await station.queryInspections({
         ...filters.value,
-        cursor: cursor.value,
+        cursor: at.cursor,
         limit: pageSize.value,
       });
+      cursor.value = at.cursor;
+      cursors.value = at.before;
       rows.value = r.rows;
       total.value = r.total;
       nextCursor.value = r.nextCursor;
@@ -39,23 +50,17 @@ export const useHistory = defineStore('history', () => {
 
   async function search(f: HistoryFilters): Promise<void> {
     filters.value = f;
-    cursors.value = [];
-    cursor.value = undefined;
-    await fetchPage();
+    await fetchPage({ cursor: undefined, before: [] });
   }
 
   async function next(): Promise<void> {
     if (!nextCursor.value) return;
-    cursors.value = [...cursors.value, cursor.value];
-    cursor.value = nextCursor.value;
-    await fetchPage();
+    await fetchPage({ cursor: nextCursor.value, before: [...cursors.value, cursor.value] });
   }
 
   async function previous(): Promise<void> {
     if (!cursors.value.length) return;
-    cursor.value = cursors.value.at(-1);
-    cursors.value = cursors.value.slice(0, -1);
-    await fetchPage();
+    await fetchPage({ cursor: cursors.value.at(-1), before: cursors.value.slice(0, -1) });
   }
 
   async function select(id: number | null): Promise<void> {

@@ -43,7 +43,6 @@ export interface LineSnapshot {
     file: string;
     time: string;
   } | null;
-  counts: { pass: number; flag: number; error: number };
 }
 
 export interface OpcuaServerOptions {
@@ -53,8 +52,8 @@ export interface OpcuaServerOptions {
   pkiDir: string;
   /** Every line as it is now (at start, and when a message names a line the server does not know). */
   lines: () => LineSnapshot[];
-  /** One line's counters now (today's pass/flag/error). */
-  counts: (lineId: number) => { pass: number; flag: number; error: number };
+  /** One line's counters for the local day of `at` (pass/flag/error), counting inspections up to id `upToId`. */
+  counts: (lineId: number, at: Date) => { pass: number; flag: number; error: number; upToId: number };
   onState: () => void;
   onReady: () => void;
 }
@@ -71,7 +70,16 @@ export const STATION_NAMESPACE = 'urn:anomaly-station';
 interface LineNode {
   object: OpcUa.UAObject;
   vars: Record<string, OpcUa.UAVariable>;
+  /** Today's counters, kept by adding each delivered inspection (a count query per image would grow with
+   * the day's rows); read from the database at start and when the local day changes. */
+  counts: { pass: number; flag: number; error: number };
+  /** The local day they count, and the last inspection id the database count included. */
+  day: string;
+  countedUpTo: number;
 }
+
+/** The local calendar day of a time (the Lines view's "today"). */
+const localDay = (d: Date): string => `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
 
 const sha1 = (der: Buffer): string => createHash('sha1').update(der).digest('hex');
 
@@ -265,12 +273,12 @@ export class OpcuaServer implements Transport {
     add('PassCount', 'UInt32', 'images passed today (station time)');
     add('FlagCount', 'UInt32', 'images flagged today');
     add('ErrorCount', 'UInt32', 'images that could not be judged today');
-    const node = { object, vars };
+    const node: LineNode = { object, vars, counts: { pass: 0, flag: 0, error: 0 }, day: '', countedUpTo: 0 };
     this.nodes.set(line.id, node);
     this.set(node, 'Name', 'String', line.name);
     this.set(node, 'Status', 'String', line.status);
     this.setLast(node, line.last);
-    this.setCounts(node, line.counts);
+    this.recount(line.id, node, new Date());
     return node;
   }
 
@@ -290,10 +298,18 @@ export class OpcuaServer implements Transport {
     this.set(node, 'LastTime', 'DateTime', last ? new Date(last.time) : null);
   }
 
-  private setCounts(node: LineNode, counts: LineSnapshot['counts']): void {
-    this.set(node, 'PassCount', 'UInt32', counts.pass);
-    this.set(node, 'FlagCount', 'UInt32', counts.flag);
-    this.set(node, 'ErrorCount', 'UInt32', counts.error);
+  private recount(lineId: number, node: LineNode, at: Date): void {
+    const { upToId, ...counts } = this.o.counts(lineId, at);
+    node.counts = counts;
+    node.day = localDay(at);
+    node.countedUpTo = upToId;
+    this.showCounts(node);
+  }
+
+  private showCounts(node: LineNode): void {
+    this.set(node, 'PassCount', 'UInt32', node.counts.pass);
+    this.set(node, 'FlagCount', 'UInt32', node.counts.flag);
+    this.set(node, 'ErrorCount', 'UInt32', node.counts.error);
   }
 
   private nodeFor(lineId: number): LineNode | undefined {
@@ -330,7 +346,12 @@ export class OpcuaServer implements Transport {
         file: i.filePath,
         time: i.scoredAt,
       });
-      this.setCounts(node, this.o.counts(i.lineId));
+      const at = new Date(i.scoredAt);
+      if (localDay(at) !== node.day) this.recount(i.lineId, node, at);
+      else if (i.id > node.countedUpTo) {
+        node.counts[i.verdict] += 1;
+        this.showCounts(node);
+      }
       if (i.verdict === 'flag') {
         const v = (dataType: keyof typeof OpcUa.DataType, value: unknown) =>
           new ua.Variant({ dataType: ua.DataType[dataType], value });

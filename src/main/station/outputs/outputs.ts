@@ -48,6 +48,8 @@ export class Outputs {
   private readonly running = new Map<number, Running>();
   private readonly emitTimers = new Map<number, NodeJS.Timeout>();
   private rejected: RejectedClient[] = [];
+  /** Each line's latest status from the station's events (what the MQTT status message says). */
+  private readonly lineStatus = new Map<number, LineSummary>();
   private pruneTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -81,6 +83,7 @@ export class Outputs {
     if (this.closed) return;
     if (e.type === 'inspection') this.kick();
     else if (e.type === 'line-status') {
+      this.lineStatus.set(e.line.id, e.line);
       for (const r of this.running.values()) {
         if (r.transport instanceof OpcuaServer) r.transport.lineStatus(e.line.id, e.line.name, e.line.status);
         else if (r.row.lineId === e.line.id) {
@@ -103,9 +106,9 @@ export class Outputs {
         config: row.config as unknown as MqttConfig,
         password: this.store.secrets(row.id).password ?? null,
         lineId,
-        lineName: () => this.o.line(lineId)?.name ?? `line-${lineId}`,
+        lineName: () => this.o.db.getLine(lineId)?.name ?? `line-${lineId}`,
         lineStatus: () => {
-          const l = this.o.line(lineId);
+          const l = this.lineStatus.get(lineId) ?? this.o.line(lineId);
           return l ? { status: l.status, text: l.statusText } : null;
         },
         stationName: this.o.stationName,
@@ -119,7 +122,17 @@ export class Outputs {
         password: this.store.secrets(row.id).password ?? null,
         pkiDir: join(this.o.dataDir, 'opcua', 'pki'),
         lines: () => this.o.lines().map((l) => this.snapshot(l)),
-        counts: (lineId) => this.o.line(lineId)?.counts ?? { pass: 0, flag: 0, error: 0 },
+        counts: (lineId, at) => {
+          const upToId = this.o.db.lastInspectionId();
+          const day = new Date(at);
+          day.setHours(0, 0, 0, 0);
+          const next = new Date(day);
+          next.setDate(day.getDate() + 1);
+          const c = this.o.db.countInspections.bind(this.o.db);
+          const n = (verdict: 'pass' | 'flag' | 'error') =>
+            c({ lineId, from: day, to: next, verdict, maxId: upToId });
+          return { pass: n('pass'), flag: n('flag'), error: n('error'), upToId };
+        },
         onState: () => {
           onState();
           void this.refreshRejected();
@@ -130,7 +143,7 @@ export class Outputs {
     const sender = new OutboxSender(this.store, row.id, transport, {
       pollMs: this.o.pollMs,
       onProgress: onState,
-      onError: (e) => this.o.emit({ type: 'error', message: `${describe(row, this.o.line)}: ${e.message}` }),
+      onError: (e) => this.o.emit({ type: 'error', message: `${describe(row, this.o.db)}: ${e.message}` }),
     });
     this.running.set(row.id, { row, transport, sender });
     if (transport instanceof MqttOutput) transport.start();
@@ -143,7 +156,6 @@ export class Outputs {
       id: l.id,
       name: l.name,
       status: l.status,
-      counts: l.counts,
       last: last
         ? {
             inspectionId: last.id,
@@ -201,7 +213,7 @@ export class Outputs {
     const base = {
       id: row.id,
       lineId: row.lineId,
-      lineName: row.lineId === null ? null : (this.o.line(row.lineId)?.name ?? null),
+      lineName: row.lineId === null ? null : (this.o.db.getLine(row.lineId)?.name ?? null),
       enabled: row.enabled,
       state: r ? r.transport.state : ('off' as const),
       stateText: r ? r.transport.stateText : 'off',
@@ -338,7 +350,7 @@ export class Outputs {
   }
 }
 
-function describe(row: OutputRow, line: (id: number) => LineSummary | undefined): string {
+function describe(row: OutputRow, db: StationDatabase): string {
   if (row.kind === 'opcua') return 'OPC UA server';
-  return `MQTT output of ${line(row.lineId!)?.name ?? `line ${row.lineId}`}`;
+  return `MQTT output of ${db.getLine(row.lineId!)?.name ?? `line ${row.lineId}`}`;
 }

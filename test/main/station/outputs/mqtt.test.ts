@@ -121,6 +121,8 @@ describe.skipIf(!mosquitto)('MQTT output (real mosquitto)', () => {
         time: r.scoredAt,
       });
     }
+    // The subscriber can have a message before the station has its acknowledgement: wait for the marks.
+    await waitFor('every message marked sent', async () => (await outputOf(api, line.id)).backlog === 0);
     expect(await outputOf(api, line.id)).toMatchObject({ backlog: 0, sent: 200, state: 'connected' });
 
     // The line's status: retained, online, what the Lines view shows.
@@ -245,6 +247,7 @@ describe.skipIf(!mosquitto)('MQTT output (real mosquitto)', () => {
       const ids = inspectionMessages(sub.messages, 't4/line-4/inspection').map((m) => m.id as number);
       expect(ids).toHaveLength(20);
       expect(ascending(ids)).toBe(true);
+      await waitFor('every message marked sent', async () => (await outputOf(api, line.id)).backlog === 0);
       expect(await outputOf(api, line.id)).toMatchObject({ state: 'connected', backlog: 0 });
       responses.push(await api.listOutputs({}));
       // The passwords never leave the station: not in a response, not in an event.

@@ -219,7 +219,14 @@ describe('OPC UA server (real node-opcua client)', () => {
       expect(score).toBeCloseTo(bad.rawScore!, 10);
       expect(severity).toBe(700);
       expect(String((message as { text: string }).text)).toContain('bad.png');
-      expect(await read('FlagCount')).toBeGreaterThanOrEqual(1);
+      // Today's counters: counted from the database at start, then one added per image delivered.
+      const counts = (await api.listLines({}))[0].counts;
+      expect(counts.flag).toBeGreaterThanOrEqual(1);
+      expect([await read('PassCount'), await read('FlagCount'), await read('ErrorCount')]).toEqual([
+        counts.pass,
+        counts.flag,
+        counts.error,
+      ]);
 
       // Read-only: a PLC cannot change what the station said.
       const w = await session.write({

@@ -270,7 +270,9 @@ export type PlannedQuery =
   | { kind: 'unreviewedFlags' }
   | { kind: 'queryInspections'; filters: InspectionFilters; page?: PageOptions }
   | { kind: 'iterateInspections'; filters: InspectionFilters }
-  | { kind: 'lineStats'; lineId: number };
+  | { kind: 'lineStats'; lineId: number }
+  | { kind: 'scoredPerTenSeconds' }
+  | { kind: 'periodThresholds'; filters: InspectionFilters };
 
 /** insertInspection for a file this line already scored (same path, size and mtime). */
 export class DuplicateInspectionError extends Error {
@@ -672,6 +674,15 @@ const UNREVIEWED_FLAGS = `SELECT ${INSPECTION_SELECT} FROM inspections i
   WHERE i.verdict = 'flag' AND i.decision IS NULL AND i.id > ? ORDER BY i.id LIMIT ?`;
 const LINE_STATS = `SELECT i.verdict, i.decision, count(*) AS n FROM inspections i
   WHERE i.line_id = ? AND i.scored_at >= ? GROUP BY i.verdict, i.decision`;
+// Grouped by bucket first: grouped by line first, SQLite would rather scan all of (line_id, scored_at)
+// than read the scored_at range (the query-plan test checks it reads the range).
+const SCORED_PER_TEN_SECONDS = `SELECT i.line_id AS lineId, substr(i.scored_at, 1, 18) AS bucket, count(*) AS n
+  FROM inspections i WHERE i.scored_at >= ? GROUP BY 2, 1 ORDER BY 1, 2`;
+const periodThresholdsSql = (
+  where: string,
+) => `SELECT i.model_id AS modelId, i.line_id AS lineId, i.threshold,
+    count(*) AS n, min(i.scored_at) AS first, max(i.scored_at) AS last
+  FROM inspections i ${where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 5`;
 
 type ModelSqlRow = Omit<ModelRow, 'meta' | 'calibration'> & {
   metaJson: string;
@@ -1145,12 +1156,7 @@ export class StationDatabase {
   /** The thresholds images were judged by (as each row stores it), per model and line; errors judged nothing. */
   periodThresholds(filters: InspectionFilters = {}): PeriodThresholdRow[] {
     const { where, params } = filterSql({ ...filters, verdict: ['pass', 'flag'] });
-    return this.all(
-      `SELECT i.model_id AS modelId, i.line_id AS lineId, i.threshold, count(*) AS n,
-         min(i.scored_at) AS first, max(i.scored_at) AS last
-       FROM inspections i ${where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 5`,
-      ...params,
-    );
+    return this.all(periodThresholdsSql(where), ...params);
   }
 
   /**
@@ -1158,11 +1164,7 @@ export class StationDatabase {
    * time, e.g. "2026-01-05T06:00:1"): the Live view's throughput, an index range read on scored_at.
    */
   scoredPerTenSeconds(since: TimeInput): { lineId: number; bucket: string; n: number }[] {
-    return this.all(
-      `SELECT line_id AS lineId, substr(scored_at, 1, 18) AS bucket, count(*) AS n
-       FROM inspections WHERE scored_at >= ? GROUP BY 1, 2 ORDER BY 1, 2`,
-      toIso(since),
-    );
+    return this.all(SCORED_PER_TEN_SECONDS, toIso(since));
   }
 
   /** Verdict and decision counts for a line since a time (a shift, a day). */
@@ -1461,6 +1463,14 @@ export class StationDatabase {
       case 'lineStats':
         [sql, params] = [LINE_STATS, [q.lineId, nowIso()]];
         break;
+      case 'scoredPerTenSeconds':
+        [sql, params] = [SCORED_PER_TEN_SECONDS, [nowIso()]];
+        break;
+      case 'periodThresholds': {
+        const f = filterSql({ ...q.filters, verdict: ['pass', 'flag'] });
+        [sql, params] = [periodThresholdsSql(f.where), f.params];
+        break;
+      }
       case 'queryInspections': {
         const p = pageQuery(q.filters, q.page ?? {}, false);
         [sql, params] = [p.sql, [...p.params, 100]];

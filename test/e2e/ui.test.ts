@@ -1,8 +1,8 @@
 // End to end in a real browser: Chromium (Debian's, else the one in npm's @sparticuz/chromium; see
 // ./chromium.ts) drives the built renderer through playwright-core,
 // served with the real station over HTTP + WebSocket (the same StationApi the Electron preload carries).
-// A real model, real camera folder, real SQLite. Screenshots of every view at 1366x768 are kept in
-// test-artifacts/e2e/ to look at.
+// A real model, real camera folder, real SQLite. Screenshots of every view at 1366x768 and 1920x1080 are
+// kept in test-artifacts/e2e/ to look at.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -580,6 +580,13 @@ describe('the station UI in Chromium', () => {
     await page.setViewportSize({ width: 1920, height: 1080 });
     await view('live');
     await page.locator('[data-test=live-line]').waitFor();
+    await waitFor('the Live images', () =>
+      page
+        .locator('.live img')
+        .evaluateAll((imgs) =>
+          imgs.every((i) => (i as unknown as { naturalWidth: number }).naturalWidth > 0),
+        ),
+    );
     await shot('12-live-1920');
     await view('history');
     await page.locator('[data-test=history-row]').first().waitFor();

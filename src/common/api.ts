@@ -275,7 +275,7 @@ export interface ModelSummary {
   version: string;
   size: number;
   channels: number;
-  mode: 'resize' | 'patch';
+  mode: 'resize' | 'patch' | 'native';
   threshold: number | null;
   calibratedAt: string | null;
   trainingDataHash: string | null;
@@ -285,7 +285,8 @@ export interface ModelSummary {
   training: {
     epochs: number;
     bestEpoch: number;
-    bestValidationLoss: number;
+    /** null for fitted methods (PatchCore: no epochs). */
+    bestValidationLoss: number | null;
     seconds: number;
     backend: string;
     dataDir: string | null;

@@ -44,8 +44,11 @@ export const modelMetaSchema = z.object({
   input: z.object({
     size: z.number().int(),
     channels: z.union([z.literal(1), z.literal(3)]),
-    /** 'resize': the whole image is resized to size x size; 'patch': tiled at `workingSize`. */
-    mode: z.enum(['resize', 'patch']),
+    /**
+     * 'resize': the whole image is resized to size x size; 'patch': tiled at `workingSize`; 'native': judged
+     * whole at its own resolution, the longer side shrunk to at most `size` (0 = never shrunk).
+     */
+    mode: z.enum(['resize', 'patch', 'native']),
     /** Patch mode: the longer side images are resized to before tiling (0 = native). */
     workingSize: z.number().int().optional(),
     stride: z.number().int().optional(),
@@ -64,7 +67,8 @@ export const modelMetaSchema = z.object({
       calibrationImages: z.number().int(),
       epochs: z.number().int(),
       bestEpoch: z.number().int(),
-      bestValidationLoss: z.number(),
+      /** Absent for fitted methods (no epochs). */
+      bestValidationLoss: z.number().optional(),
       seconds: z.number(),
       backend: z.string(),
       batchSize: z.number().int(),
@@ -131,6 +135,8 @@ export async function loadDetector(
 /** The network names a method has, without building weights twice. */
 function createDetectorShapeOnly(config: DetectorConfig): Record<string, true> {
   switch (config.method) {
+    case 'patchcore':
+      return { backbone: true, memory_bank: true };
     case 'ganomaly-fusion':
       return {
         encoder_g: true,

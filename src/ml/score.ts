@@ -6,7 +6,7 @@ import { toImageBatch, type ImageSample } from './data';
 import { scorePatched, type PatchStatistic } from './patch';
 
 export interface InputSpec {
-  mode: 'resize' | 'patch';
+  mode: 'resize' | 'patch' | 'native';
   size: number;
   stride?: number;
   statistic?: PatchStatistic;
@@ -14,7 +14,8 @@ export interface InputSpec {
 
 export interface ScoredImage {
   score: number;
-  /** Residual map (width*height) when asked for: network size in resize mode, working size in patch mode. */
+  /** Residual map (width*height) when asked for: network size in resize mode, the image's own (working)
+   * resolution in patch and native mode. */
   map?: Float32Array;
   width: number;
   height: number;
@@ -22,8 +23,10 @@ export interface ScoredImage {
   patchScores?: Float32Array;
   /** [0,1] HWC reconstruction (resize mode only). */
   reconstruction?: Float32Array;
-  /** Mean |x - x_hat| in [0,1] units (resize mode only). */
+  /** Mean |x - x_hat| in [0,1] units (resize mode), the mean anomaly map value (native mode). */
   error?: number;
+  /** Memory-bank methods: the training image (reference index) this one looks most like. */
+  nearest?: number;
 }
 
 export interface ScoreImagesOptions {
@@ -55,6 +58,22 @@ export async function scoreImages(
         patchScores: r.patchScores,
         width: img.width,
         height: img.height,
+      });
+      opts.onProgress?.(out.length);
+    }
+    return out;
+  }
+  if (input.mode === 'native') {
+    // Every image at its own size: one per forward pass (the feature methods loop over images anyway).
+    for (const img of images) {
+      const r = await engine.score(toImageBatch([img]), { maps: opts.maps });
+      out.push({
+        score: r.scores[0],
+        map: r.maps?.[0],
+        width: img.width,
+        height: img.height,
+        error: r.reconstructionErrors[0],
+        nearest: r.nearest?.[0],
       });
       opts.onProgress?.(out.length);
     }

@@ -68,6 +68,8 @@ export interface TrainOptions {
   /** Called after each epoch with the checkpoint; persist it to make the run resumable. */
   onCheckpoint?: (c: Checkpoint) => Promise<void> | void;
   resume?: Checkpoint;
+  /** Progress of fitGoodImages (memory banks), which runs after the epochs. */
+  onFitProgress?: (p: { phase: string; done: number; total: number }) => void;
   /** Reconstructions to include in epoch progress events. Default 4. */
   sampleCount?: number;
 }
@@ -138,6 +140,8 @@ export async function trainDetector(
   opts: TrainOptions,
 ): Promise<TrainResult> {
   if (!train.length) throw new Error('no training images');
+  // Methods that fit in one pass (memory banks) have no epochs: straight to fitGoodImages.
+  if (detector.training === 'fit') opts = { ...opts, epochs: 0 };
   const batchSize = Math.min(opts.batchSize ?? 32, train.length);
   const patience = opts.patience ?? 5;
   const seed = opts.seed ?? detector.config.seed;
@@ -268,7 +272,17 @@ export async function trainDetector(
     if (!cancelled && detector.fitGoodImages) {
       if (opts.patchSize)
         throw new Error(`${detector.config.method} scores whole images; it has no patch mode`);
-      await detector.fitGoodImages(train, opts.validation ?? [], batchSize);
+      try {
+        await detector.fitGoodImages(train, opts.validation ?? [], {
+          batchSize,
+          signal: opts.signal,
+          onProgress: opts.onFitProgress,
+        });
+      } catch (e) {
+        // A cancel during fitting is a cancel, not a failure.
+        if (!opts.signal?.aborted) throw e;
+        cancelled = true;
+      }
     }
   } finally {
     if (best) tf.dispose(best.map((b) => b.tensor));

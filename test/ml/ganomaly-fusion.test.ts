@@ -79,7 +79,7 @@ describe('ganomaly-fusion', () => {
       const x = toBatch(train);
       for (let i = 0; i < 3; i++) d.trainStep(x);
       x.dispose();
-      await d.fitGoodImages(train, heldOut, 4);
+      await d.fitGoodImages(train, heldOut, { batchSize: 4 });
 
       const bank = plainForward(d, train);
       const comps = (images: ImageSample[]) =>
@@ -134,7 +134,7 @@ describe('ganomaly-fusion', () => {
       await d.fitGoodImages(
         syntheticSet(10, { size: 32, channels: 1, seed: 6 }),
         syntheticSet(3, { size: 32, channels: 1, seed: 7 }),
-        8,
+        { batchSize: 8 },
       );
       const nets = d.networks();
       expect(nets.bank_latent.outputs[0].shape).toEqual([null, 4]);
@@ -180,9 +180,9 @@ describe('ganomaly-fusion', () => {
   it('refuses to fit without held-out good images', async () => {
     const d = small();
     try {
-      await expect(d.fitGoodImages(syntheticSet(4, { size: 32, channels: 1 }), [], 4)).rejects.toThrow(
-        /held-out good images/,
-      );
+      await expect(
+        d.fitGoodImages(syntheticSet(4, { size: 32, channels: 1 }), [], { batchSize: 4 }),
+      ).rejects.toThrow(/held-out good images/);
     } finally {
       d.dispose();
     }

@@ -9,6 +9,8 @@ import {
   describeBackend,
   DEFAULT_METHOD,
   METHODS,
+  FEATURE_METHODS,
+  DEFAULT_WORKING_SIZE,
   PATCH_STATISTICS,
   selectBackend,
   SUPPORTED_SIZES,
@@ -56,7 +58,11 @@ const TRAIN = {
     },
     out: { type: 'string', value: 'MODEL', help: 'the model folder to write' },
     method: { type: 'string', value: METHODS.join('|'), default: DEFAULT_METHOD, help: 'the detector' },
-    size: { type: 'string', value: SUPPORTED_SIZES.join('|'), default: '32', help: 'network input in px' },
+    size: {
+      type: 'string',
+      value: 'PX',
+      help: `GAN methods: the network input, ${SUPPORTED_SIZES.join('|')} (default 32); feature methods: the longest side images are judged at, 0 = native (default ${DEFAULT_WORKING_SIZE})`,
+    },
     channels: { type: 'string', value: '1|3', default: '1', help: 'gray or colour' },
     epochs: { type: 'string', value: 'N', default: '15', help: 'training epochs (at most)' },
     batch: { type: 'string', value: 'N', default: '32', help: 'images per training step' },
@@ -106,9 +112,17 @@ async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<numbe
   const num = (name: keyof typeof TRAIN.options) => numberOption(values[name] as string, name, 'train');
   if (!values.data || !values.out) throw new UsageError('train needs --data DIR and --out MODEL', 'train');
   const method = choiceOption(values.method, 'method', METHODS, 'train');
-  const size = num('size')!;
-  if (!(SUPPORTED_SIZES as readonly number[]).includes(size))
-    throw new UsageError(`--size must be one of ${SUPPORTED_SIZES.join(', ')}`, 'train');
+  const features = FEATURE_METHODS.includes(method);
+  const size = num('size') ?? (features ? DEFAULT_WORKING_SIZE : 32);
+  if (
+    features ? !(Number.isInteger(size) && size >= 0) : !(SUPPORTED_SIZES as readonly number[]).includes(size)
+  )
+    throw new UsageError(
+      features
+        ? `--size for ${method} is the longest side in px (a whole number; 0 = native)`
+        : `--size must be one of ${SUPPORTED_SIZES.join(', ')}`,
+      'train',
+    );
   const channels = num('channels');
   if (channels !== 1 && channels !== 3) throw new UsageError('--channels must be 1 or 3', 'train');
   const statistic =

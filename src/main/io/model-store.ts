@@ -63,18 +63,39 @@ export const ONNX_FILE = 'model.onnx';
 /** The held-out good (and known defect) scores the threshold was calibrated on: the Calibrate view plots them. */
 export const CALIBRATION_SCORES_FILE = 'calibration-scores.json';
 
-/** Write a complete model folder atomically (replacing an older one at `dir`), with its ONNX export if given. */
+/** Where a memory-bank model keeps training image `index` (see referenceImages in train-model.ts). */
+export function referenceFile(index: number): string {
+  return join(REFERENCES_DIR, `${index}.jpg`);
+}
+export const REFERENCES_DIR = 'references';
+
+/** A memory-bank model's reference image `index` (JPEG bytes), or undefined when it has none. */
+export async function readReference(dir: string, index: number): Promise<Buffer | undefined> {
+  if (!(Number.isInteger(index) && index >= 0)) return undefined;
+  const file = join(dir, referenceFile(index));
+  return existsSync(file) ? readFile(file) : undefined;
+}
+
+/**
+ * Write a complete model folder atomically (replacing an older one at `dir`), with its ONNX export if given
+ * and any extra files (relative path -> bytes, e.g. a memory bank's reference images).
+ */
 export async function saveModel(
   dir: string,
   meta: ModelMeta,
   nets: Record<string, tf.io.ModelArtifacts>,
   onnx?: Uint8Array,
   calibrationScores?: { good: number[]; defect: number[] },
+  extraFiles: Record<string, Uint8Array> = {},
 ): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   await writeNetworks(tmp, nets);
+  for (const [rel, bytes] of Object.entries(extraFiles)) {
+    await mkdir(dirname(join(tmp, rel)), { recursive: true });
+    await writeFile(join(tmp, rel), bytes);
+  }
   if (onnx) await writeFile(join(tmp, ONNX_FILE), onnx);
   if (calibrationScores)
     await writeFile(join(tmp, CALIBRATION_SCORES_FILE), JSON.stringify(calibrationScores));
@@ -113,7 +134,12 @@ export function inputHandling(input: ModelMeta['input']): { input: InputSpec; lo
   const { mode, size, channels, stride, statistic, workingSize } = input;
   return {
     input: { mode, size, stride, statistic },
-    load: mode === 'patch' ? { channels, maxSide: workingSize } : { channels, size },
+    load:
+      mode === 'patch'
+        ? { channels, maxSide: workingSize }
+        : mode === 'native'
+          ? { channels, maxSide: size || undefined }
+          : { channels, size },
   };
 }
 

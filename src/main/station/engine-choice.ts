@@ -18,12 +18,17 @@ export interface EngineChoice {
   reason: string;
 }
 
-/** A fixed pseudo-random batch in [-1, 1] at the network input (two images: batch > 1 is exercised). */
-export function probeBatch(size: number, channels: number, seed = 20261123): ImageBatch {
+/**
+ * A fixed pseudo-random batch in [-1, 1] at the network input (two images: batch > 1 is exercised). Models
+ * that judge images at their own size get one image whose sides are neither equal nor multiples of the
+ * backbone's strides, so padding and resizing are exercised too.
+ */
+export function probeBatch(size: number, channels: number, seed = 20261123, native = false): ImageBatch {
   const rng = new Rng(seed);
-  const data = new Float32Array(2 * size * size * channels);
+  const [n, height, width] = native ? [1, 75, 106] : [2, size, size];
+  const data = new Float32Array(n * height * width * channels);
   for (let i = 0; i < data.length; i++) data[i] = rng.next() * 2 - 1;
-  return { data, n: 2, height: size, width: size, channels };
+  return { data, n, height, width, channels };
 }
 
 export async function chooseEngine(
@@ -45,7 +50,8 @@ export async function chooseEngine(
     const bytes = existsSync(file) ? await readFile(file) : exportOnnx(model.detector);
     onnx = await OnnxEngine.create(bytes, { threads });
     const { size, channels } = model.meta.input;
-    const parity = await checkParity(onnx, tfjs, probeBatch(size, channels));
+    const native = model.meta.input.mode === 'native';
+    const parity = await checkParity(onnx, tfjs, probeBatch(size, channels, undefined, native));
     const worst = Math.max(parity.score, parity.error, parity.map, parity.reconstruction);
     if (!parity.ok)
       throw new Error(`parity check failed: relative error ${worst.toExponential(1)} > ${PARITY_TOLERANCE}`);

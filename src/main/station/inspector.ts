@@ -198,14 +198,20 @@ export async function inspect(
 
 /**
  * The PNGs an operator sees, at the resolution the model judged (the map's): the image as the model saw
- * it, the colour heatmap, the reconstruction and a thumbnail. The overlay (heatmap blended over the image)
+ * it, the colour heatmap, the reconstruction (or nearest good training image) and a thumbnail. The overlay (heatmap blended over the image)
  * is not written per image: it is rendered from these two when someone asks for it (renderOverlay), which
  * keeps PNG encoding off the hot path (bench:station).
  */
 async function writeImages(
   store: ArtifactStore,
   sample: { data: Uint8Array; width: number; height: number; channels: 1 | 3 },
-  scored: { map: Float32Array; width: number; height: number; reconstruction?: Float32Array },
+  scored: {
+    map: Float32Array;
+    width: number;
+    height: number;
+    reconstruction?: Float32Array;
+    reference?: Uint8Array;
+  },
   meta: ModelMeta,
 ): Promise<NonNullable<InspectionRecord['images']>> {
   const { width, height, channels } = sample;
@@ -215,9 +221,11 @@ async function writeImages(
     encodePng(sample.data, width, height, channels),
     encodePng(heat, scored.width, scored.height, 4),
     thumbnailPng(sample.data, width, height, channels),
+    // The third pane: the reconstruction, or for memory-bank methods the nearest good training image (a PNG
+    // the scoring worker already made; the same reference is stored once however many parts show it).
     scored.reconstruction
       ? encodePng(unitToBytes(scored.reconstruction), scored.width, scored.height, channels)
-      : undefined,
+      : scored.reference,
   ]);
   return {
     original: await store.put(original),

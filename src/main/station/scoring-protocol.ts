@@ -19,6 +19,8 @@ export interface WorkerScored {
   height: number;
   /** Resize mode: [0,1] HWC reconstruction at the network size. */
   reconstruction?: Float32Array;
+  /** Memory-bank methods: the nearest good training image, as PNG bytes (any size). */
+  reference?: Uint8Array;
 }
 
 export type ToScoringWorker =

@@ -2,7 +2,8 @@
 // Scoring here keeps the station's event loop (watcher, API, SQLite) free while a model runs.
 import { parentPort } from 'node:worker_threads';
 import { describeBackend, scoreImages, selectBackend, type ScoringEngine } from '../../ml';
-import { loadModel, type LoadedModel } from '../io/model-store';
+import { loadModel, readReference, type LoadedModel } from '../io/model-store';
+import sharp from 'sharp';
 import { chooseEngine } from './engine-choice';
 import type { FromScoringWorker, ToScoringWorker, WorkerScored } from './scoring-protocol';
 
@@ -11,7 +12,22 @@ const port = parentPort;
 const send = (m: FromScoringWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 let model: LoadedModel | undefined;
+let modelDir = '';
 let engine: ScoringEngine | undefined;
+/** Reference images as PNG, by index: a line shows the same few good parts over and over. */
+const references = new Map<number, Uint8Array | undefined>();
+
+async function referencePng(index: number | undefined): Promise<Uint8Array | undefined> {
+  if (index === undefined || index < 0) return undefined;
+  if (!references.has(index)) {
+    const jpeg = await readReference(modelDir, index);
+    references.set(
+      index,
+      jpeg ? new Uint8Array(await sharp(jpeg).png({ compressionLevel: 2 }).toBuffer()) : undefined,
+    );
+  }
+  return references.get(index);
+}
 // Messages are handled one at a time, in order: a score request never overtakes the load.
 let chain: Promise<void> = Promise.resolve();
 
@@ -24,6 +40,8 @@ async function handle(m: ToScoringWorker): Promise<void> {
     try {
       const backend = await selectBackend(m.backend);
       model = await loadModel(m.modelDir);
+      modelDir = m.modelDir;
+      references.clear();
       const choice = await chooseEngine(m.modelDir, model, m.engine, m.threads);
       engine = choice.engine;
       send({
@@ -51,15 +69,19 @@ async function handle(m: ToScoringWorker): Promise<void> {
       maps: true,
       reconstructions: model.input.mode === 'resize',
     });
-    const results: WorkerScored[] = scored.map((s) => ({
-      score: s.score,
-      map: s.map!,
-      width: s.width,
-      height: s.height,
-      reconstruction: s.reconstruction,
-    }));
+    const results: WorkerScored[] = [];
+    for (const s of scored)
+      results.push({
+        score: s.score,
+        map: s.map!,
+        width: s.width,
+        height: s.height,
+        reconstruction: s.reconstruction,
+        // A copy: the cached PNG stays here while this one is transferred.
+        reference: (await referencePng(s.nearest))?.slice(),
+      });
     const transfer = results.flatMap((r) =>
-      [r.map, r.reconstruction].filter((a): a is Float32Array => !!a).map((a) => a.buffer as ArrayBuffer),
+      [r.map, r.reconstruction, r.reference].filter((a) => !!a).map((a) => a!.buffer as ArrayBuffer),
     );
     send({ type: 'scored', id: m.id, results, ms: performance.now() - t0 }, transfer);
   } catch (e) {

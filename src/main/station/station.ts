@@ -922,7 +922,7 @@ function toModelSummary(r: ModelRow): ModelSummary {
       ? {
           epochs: meta.training.epochs,
           bestEpoch: meta.training.bestEpoch,
-          bestValidationLoss: meta.training.bestValidationLoss,
+          bestValidationLoss: meta.training.bestValidationLoss ?? null,
           seconds: meta.training.seconds,
           backend: meta.training.backend,
           dataDir: meta.training.dataDir ?? null,

@@ -16,6 +16,10 @@ import {
   scoreImages,
   trainDetector,
   type BackendStatus,
+  type Detector,
+  FEATURE_METHODS,
+  type ImageSample,
+  type PatchcoreConfig,
   type DetectorConfig,
   type Method,
   type ModelMeta,
@@ -25,6 +29,7 @@ import {
   TfjsEngine,
 } from '../../ml';
 import { exportOnnx, onnxExportable } from '../../ml/onnx';
+import { loadBundledBackbone } from '../io/backbones';
 import { calibrationSetWarning } from '../../common/calibration';
 import { hashFiles, listImages, splitGoodImages, trainingImages } from '../io/datasets';
 import { loadImages } from '../io/images';
@@ -33,8 +38,10 @@ import {
   loadCheckpoint,
   removeCheckpoint,
   saveCheckpoint,
+  referenceFile,
   saveModel,
 } from '../io/model-store';
+import sharp from 'sharp';
 
 export interface TrainModelOptions {
   data: string;
@@ -61,6 +68,8 @@ export interface TrainModelOptions {
   onPhase?: (phase: string, total?: number) => void;
   onLoadProgress?: (done: number) => void;
   onProgress?: (p: TrainProgress) => void;
+  /** Memory-bank methods: feature extraction and coreset progress. */
+  onFitProgress?: (p: { phase: string; done: number; total: number }) => void;
   /** Told as soon as something is known the user should hear about (also returned in `warnings`). */
   onWarning?: (text: string) => void;
 }
@@ -75,12 +84,22 @@ export interface TrainModelResult {
 
 export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult> {
   // Cheap checks first: a resume without a checkpoint fails before minutes of image loading.
-  if (o.patch && o.method === 'ganomaly-fusion')
+  const saved = o.resume && existsSync(o.out) ? await loadCheckpoint(o.out) : undefined;
+  if (o.resume && !saved) throw new Error(`nothing to resume: ${o.out} has no checkpoint`);
+  // A resumed run continues the checkpoint's method, whatever the command line's default is.
+  const savedConfig = saved?.extra.config as DetectorConfig | undefined;
+  const method = savedConfig?.method ?? o.method;
+  const size = savedConfig?.size ?? o.size;
+  const channels = savedConfig?.channels ?? o.channels;
+  if (o.patch && method === 'ganomaly-fusion')
     throw new Error(
       'ganomaly-fusion scores whole images and has no patch mode; choose --method ganomaly for patches',
     );
-  const saved = o.resume && existsSync(o.out) ? await loadCheckpoint(o.out) : undefined;
-  if (o.resume && !saved) throw new Error(`nothing to resume: ${o.out} has no checkpoint`);
+  const features = FEATURE_METHODS.includes(method);
+  if (o.patch && features)
+    throw new Error(
+      `${method} judges each image whole at its own resolution (--size caps the longer side); it has no patch mode`,
+    );
   let files = await trainingImages(o.data);
   if (o.limit) files = files.slice(0, o.limit);
   if (files.length < 10)
@@ -92,13 +111,13 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
   const metaInput: ModelMeta['input'] = o.patch
     ? {
         mode: 'patch',
-        size: o.size,
-        channels: o.channels,
+        size,
+        channels,
         workingSize: o.patch.workingSize,
-        stride: o.patch.stride ?? o.size / 2,
+        stride: o.patch.stride ?? size / 2,
         statistic: o.patch.statistic ?? DEFAULT_PATCH_STATISTIC,
       }
-    : { mode: 'resize', size: o.size, channels: o.channels };
+    : { mode: features ? 'native' : 'resize', size, channels };
   const { input, load } = inputHandling(metaInput);
   o.onPhase?.('loading images', files.length);
   const all = await loadImages([...split.train, ...valFiles, ...calFiles], load, o.onLoadProgress);
@@ -129,23 +148,26 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
     o.onWarning?.(tooFew);
   }
 
-  const config: DetectorConfig = saved
-    ? (saved.extra.config as DetectorConfig)
-    : defaultConfig(o.method, o.size, o.channels, o.overrides);
-  const detector = createDetector(config);
+  const config: DetectorConfig = savedConfig ?? defaultConfig(method, size, channels, o.overrides);
+  // The feature methods start from a pretrained backbone read from its npm package (no network).
+  const detector = createDetector(
+    config,
+    features ? { backbone: await loadBundledBackbone((config as PatchcoreConfig).backbone) } : undefined,
+  );
   const batchSize = o.batchSize ?? 32;
   try {
     o.onPhase?.(saved ? `resuming after epoch ${saved.checkpoint.epoch}` : 'training');
     const result = await trainDetector(detector, train, {
       epochs: o.epochs,
       batchSize,
-      patchSize: o.patch ? o.size : undefined,
+      patchSize: o.patch ? size : undefined,
       stepsPerEpoch: o.patch?.stepsPerEpoch,
       validation: val,
       patience: o.patience,
       signal: o.signal,
       resume: saved?.checkpoint,
       onProgress: o.onProgress,
+      onFitProgress: o.onFitProgress,
       onCheckpoint: (c) => saveCheckpoint(o.out, c, { config }),
     });
     if (result.cancelled)
@@ -166,7 +188,10 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
       calScored.map((s) => s.score),
       { targetFalseAlarmRate: o.targetFalseAlarmRate, defectScores },
     );
-    const heatmap = { vmin: 0, vmax: heatmapScale(calScored.map((s) => s.map!)) };
+    const heatmap = heatmapScale(
+      calScored.map((s) => s.map!),
+      features,
+    );
 
     const meta: ModelMeta = {
       format: 'anomaly-station-model',
@@ -189,7 +214,10 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
         calibrationImages: cal.length,
         epochs: result.epochsRun,
         bestEpoch: result.bestEpoch,
-        bestValidationLoss: result.bestValidationLoss,
+        // Fitted methods have no epochs and so no validation loss.
+        bestValidationLoss: Number.isFinite(result.bestValidationLoss)
+          ? result.bestValidationLoss
+          : undefined,
         seconds: result.seconds,
         backend: o.backend.name,
         batchSize,
@@ -198,10 +226,14 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
     // GANomaly and EGBAD carry model.onnx. AnoGAN's latent search needs gradients and ganomaly-fusion's
     // kNN banks are not in the exported graph, so those two score on tfjs.
     const onnx = onnxExportable(config.method) ? exportOnnx(detector) : undefined;
-    await saveModel(o.out, meta, await detectorArtifacts(detector), onnx, {
-      good: calScored.map((s) => s.score),
-      defect: defectScores ?? [],
-    });
+    await saveModel(
+      o.out,
+      meta,
+      await detectorArtifacts(detector),
+      onnx,
+      { good: calScored.map((s) => s.score), defect: defectScores ?? [] },
+      await referenceImages(detector, train),
+    );
     await removeCheckpoint(o.out);
     return { meta, result, skipped, warnings };
   } finally {
@@ -209,11 +241,39 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
   }
 }
 
-/** The residual level that counts as "hot": the 99.9th percentile pixel of good images' maps (subsampled). */
-function heatmapScale(maps: Float32Array[]): number {
+/**
+ * The heatmap's colour scale from held-out good images' maps (subsampled): "hot" is their 99.9th percentile
+ * pixel. Cold is 0 for pixel residuals; for feature distances, which are never near 0, it is their median, so
+ * an ordinary good surface shows cold rather than lukewarm.
+ */
+function heatmapScale(maps: Float32Array[], features: boolean): { vmin: number; vmax: number } {
   const n = maps.reduce((a, m) => a + m.length, 0);
   const step = Math.max(1, Math.floor(n / 2_000_000));
   const pool: number[] = [];
   for (const m of maps) for (let i = 0; i < m.length; i += step) pool.push(m[i]);
-  return Math.max(1e-6, quantile(pool, 0.999));
+  const vmax = Math.max(1e-6, quantile(pool, 0.999));
+  return { vmin: features ? Math.min(quantile(pool, 0.5), vmax * 0.999) : 0, vmax };
+}
+
+/** Longest side of the reference images a memory-bank model keeps (what Review shows beside a part). */
+const REFERENCE_SIDE = 384;
+
+/**
+ * The training images a memory-bank model's rows came from, as small JPEGs (references/<index>.jpg): Review
+ * shows the one a judged part looks most like. Only images the bank actually holds a row of are kept.
+ */
+async function referenceImages(d: Detector, train: ImageSample[]): Promise<Record<string, Uint8Array>> {
+  const sources = (d.config as Partial<PatchcoreConfig>).bankSources;
+  if (!sources) return {};
+  const out: Record<string, Uint8Array> = {};
+  for (const i of [...new Set(sources)].sort((a, b) => a - b)) {
+    const s = train[i];
+    out[referenceFile(i)] = await sharp(Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength), {
+      raw: { width: s.width, height: s.height, channels: s.channels },
+    })
+      .resize(REFERENCE_SIDE, REFERENCE_SIDE, { fit: 'inside', withoutEnlargement: true })
+      .jpeg({ quality: 85 })
+      .toBuffer();
+  }
+  return out;
 }

@@ -134,6 +134,7 @@ export function mean(a: ArrayLike<number>): number {
  */
 export abstract class GanDetector implements Detector {
   abstract readonly config: DetectorConfig;
+  readonly training = 'gradient' as const;
   protected abstract get optimizers(): Record<string, tf.Optimizer>;
   abstract networks(): Record<string, tf.LayersModel>;
   abstract trainStep(batch: tf.Tensor4D): StepLosses;
@@ -155,4 +156,18 @@ export abstract class GanDetector implements Detector {
     for (const m of Object.values(this.networks())) m.dispose();
     for (const o of Object.values(this.optimizers)) o.dispose();
   }
+}
+
+/**
+ * A memory bank as a network: a bias-free Dense layer whose kernel [dim, n] holds n feature rows as columns,
+ * so x . kernel gives every dot product at once and the bank is saved, loaded, hashed and exported like every
+ * other network. `kernel` is [dim, n] row-major.
+ */
+export function memoryBankNetwork(name: string, kernel: tf.Tensor2D): tf.LayersModel {
+  const [dim, n] = kernel.shape;
+  const input = tf.input({ shape: [dim], name: `${name}_input` });
+  const dense = tf.layers.dense({ units: n, useBias: false, name: `${name}_dot` });
+  const model = tf.model({ inputs: input, outputs: dense.apply(input) as tf.SymbolicTensor, name });
+  dense.setWeights([kernel]);
+  return model;
 }

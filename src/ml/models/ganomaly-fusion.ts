@@ -13,9 +13,10 @@ import * as tf from '@tensorflow/tfjs';
 import { toBatch, type ImageSample } from '../data';
 import { reconstructionError } from '../residual';
 import { Ganomaly, GANOMALY_DEFAULTS } from './ganomaly';
-import { readScoreBatch, scoreTensors } from './common';
+import { memoryBankNetwork, readScoreBatch, scoreTensors } from './common';
 import type {
   Detector,
+  FitOptions,
   GanomalyConfig,
   GanomalyFusionConfig,
   NamedTensor,
@@ -35,6 +36,7 @@ export const GANOMALY_FUSION_DEFAULTS: Omit<GanomalyFusionConfig, 'size' | 'chan
 export const FUSION_COMPONENTS = ['latent', 'reconstruction', 'knn-latent', 'knn-discriminator'] as const;
 
 export class GanomalyFusion implements Detector {
+  readonly training = 'gradient' as const;
   readonly gan: Ganomaly;
   private bankLatent?: tf.LayersModel;
   private bankFeatures?: tf.LayersModel;
@@ -125,7 +127,11 @@ export class GanomalyFusion implements Detector {
    * After training: build the memory banks from the training images (at most bankSize, evenly spaced) and
    * standardise the four components on the held-out good images.
    */
-  async fitGoodImages(train: ImageSample[], heldOut: ImageSample[], batchSize: number): Promise<void> {
+  async fitGoodImages(
+    train: ImageSample[],
+    heldOut: ImageSample[],
+    { batchSize }: FitOptions,
+  ): Promise<void> {
     if (heldOut.length < 2)
       throw new Error('ganomaly-fusion needs held-out good images to standardise its scores (at least 2)');
     const step = Math.max(1, train.length / this.base.bankSize);
@@ -206,14 +212,10 @@ export class GanomalyFusion implements Detector {
   }
 }
 
-/** A bias-free Dense layer whose kernel [dim, n] holds the n unit-normalised rows as columns. */
+/** The memory-bank network of n unit-normalised rows (concatenated, then stored as columns). */
 function bankNetwork(name: string, rows: tf.Tensor2D[]): tf.LayersModel {
-  const kernel = tf.tidy(() => tf.concat(rows, 0).transpose());
-  const [dim, n] = kernel.shape;
-  const input = tf.input({ shape: [dim], name: `${name}_input` });
-  const dense = tf.layers.dense({ units: n, useBias: false, name: `${name}_cosine` });
-  const model = tf.model({ inputs: input, outputs: dense.apply(input) as tf.SymbolicTensor, name });
-  dense.setWeights([kernel]);
+  const kernel = tf.tidy(() => tf.concat(rows, 0).transpose() as tf.Tensor2D);
+  const model = memoryBankNetwork(name, kernel);
   kernel.dispose();
   return model;
 }

@@ -5,19 +5,29 @@ import { Ganomaly, GANOMALY_DEFAULTS } from './ganomaly';
 import { GanomalyFusion, GANOMALY_FUSION_DEFAULTS } from './ganomaly-fusion';
 import { Egbad, EGBAD_DEFAULTS } from './egbad';
 import { Anogan, ANOGAN_DEFAULTS } from './anogan';
+import { Patchcore, PATCHCORE_DEFAULTS } from './patchcore';
 import { checkSize } from './networks';
 
 export * from './types';
 export { FUSION_COMPONENTS, GanomalyFusion } from './ganomaly-fusion';
+export { DEFAULT_WORKING_SIZE, Patchcore, PATCHCORE_DEFAULTS, randomProjection } from './patchcore';
 export { SUPPORTED_SIZES } from './networks';
 
-/** A method's paper defaults for an input size and channel count, with overrides applied. */
+/**
+ * A method's paper defaults for an input size and channel count, with overrides applied. For the feature
+ * methods `size` is the longest side images are judged at (0 = native); for the GAN methods the network input.
+ */
 export function defaultConfig(
   method: Method,
   size: number,
   channels: 1 | 3,
   overrides: Partial<DetectorConfig> = {},
 ): DetectorConfig {
+  if (method === 'patchcore') {
+    if (!(Number.isInteger(size) && size >= 0))
+      throw new Error(`working size must be a whole number of pixels (0 = native), got ${size}`);
+    return { ...PATCHCORE_DEFAULTS, size, channels, ...overrides, method } as DetectorConfig;
+  }
   checkSize(size);
   // Sigma grows with the image so the heatmap's blur covers the same fraction of the part at every size.
   const common = { size, channels, heatmapSigma: Math.max(1, size / 32) };
@@ -35,9 +45,14 @@ export function defaultConfig(
   return { ...base, ...overrides, method } as DetectorConfig;
 }
 
-/** Build a detector; with `nets` (loaded networks) it wraps trained weights instead of fresh ones. */
+/**
+ * Build a detector; with `nets` (loaded networks) it wraps trained weights instead of fresh ones. The feature
+ * methods always need `nets.backbone` (src/ml does not read packages or files).
+ */
 export function createDetector(config: DetectorConfig, nets?: Record<string, tf.LayersModel>): Detector {
   switch (config.method) {
+    case 'patchcore':
+      return new Patchcore(config, nets);
     case 'ganomaly-fusion':
       return new GanomalyFusion(config, nets);
     case 'ganomaly':

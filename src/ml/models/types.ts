@@ -1,10 +1,13 @@
 // The one interface the station uses for every anomaly detector, and the records it returns.
 import type * as tf from '@tensorflow/tfjs';
 import type { ImageSample } from '../data';
+import type { BackboneNormalisation } from '../backbone';
 
-export type Method = 'ganomaly-fusion' | 'ganomaly' | 'egbad' | 'anogan';
-/** Every method; the first is the recommended default (see ganomaly-fusion.ts for why). */
-export const METHODS: readonly Method[] = ['ganomaly-fusion', 'ganomaly', 'egbad', 'anogan'];
+export type Method = 'patchcore' | 'ganomaly-fusion' | 'ganomaly' | 'egbad' | 'anogan';
+/** Every method; the first is the recommended default (see patchcore.ts and bench/results/detection.md for why). */
+export const METHODS: readonly Method[] = ['patchcore', 'ganomaly-fusion', 'ganomaly', 'egbad', 'anogan'];
+/** The methods that judge pretrained-backbone features (at the image's own resolution) rather than pixels. */
+export const FEATURE_METHODS: readonly Method[] = ['patchcore'];
 export const DEFAULT_METHOD: Method = METHODS[0];
 
 /** Settings shared by every method; defaults are the papers' (see each model's file). */
@@ -61,7 +64,34 @@ export interface AnoganConfig extends CommonConfig {
   searchLr: number;
 }
 
-export type DetectorConfig = GanomalyFusionConfig | GanomalyConfig | EgbadConfig | AnoganConfig;
+/** PatchCore (Roth et al. 2022) on a pretrained backbone's features; see patchcore.ts. */
+export interface PatchcoreConfig {
+  method: 'patchcore';
+  /** Longest side, in pixels, images are judged at (larger ones are shrunk, aspect kept); 0 = native. */
+  size: number;
+  channels: 1 | 3;
+  /** Seed of the random projection used to choose the coreset. Default 42. */
+  seed: number;
+  /** Gaussian sigma (pixels of the judged image) smoothing the anomaly map. Default 4 (PatchCore's). */
+  heatmapSigma: number;
+  /** Backbone id (src/ml/backbone), its tapped layers and input normalisation, as trained. */
+  backbone: string;
+  layers: string[];
+  normalisation: BackboneNormalisation;
+  /** Patches each training image contributes to the candidate pool (its own greedy coreset). Default 100. */
+  perImage: number;
+  /** Most rows in the memory bank (the greedy coreset of the candidates). Default 4000. */
+  bankSize: number;
+  /** Dimensions of the random projection the coreset is chosen in (PatchCore's, Johnson-Lindenstrauss). */
+  projection: number;
+  /** Set by fitting: the training image (index into the model's reference images) of every bank row. */
+  bankSources?: number[];
+  /** Set by fitting: how many training images the bank was chosen from. */
+  trainImages?: number;
+}
+
+export type DetectorConfig =
+  PatchcoreConfig | GanomalyFusionConfig | GanomalyConfig | EgbadConfig | AnoganConfig;
 
 /** A tensor with a name (optimiser state, checkpoints); tfjs has this type but does not export it. */
 export interface NamedTensor {
@@ -80,8 +110,21 @@ export interface ScoreBatch {
   reconstructionErrors: Float32Array;
   /** Smoothed residual maps |x - x_hat| (channel mean), size*size each, row-major; when asked for. */
   maps?: Float32Array[];
-  /** Reconstructions in [0, 1], size*size*channels each (HWC); when asked for. */
+  /** Reconstructions in [0, 1], size*size*channels each (HWC); when asked for (methods that reconstruct). */
   reconstructions?: Float32Array[];
+  /**
+   * Memory-bank methods: per image, the training image (index into the model's reference images) that most
+   * of its patches found their nearest good patch in: the good part it looks most like, shown in Review.
+   */
+  nearest?: Int32Array;
+}
+
+/** How fitGoodImages runs: batch size, cancel, progress. */
+export interface FitOptions {
+  batchSize: number;
+  signal?: AbortSignal;
+  /** What is being done, how far (images or centres), of how many. */
+  onProgress?: (p: { phase: string; done: number; total: number }) => void;
 }
 
 export interface ScoreOptions {
@@ -95,6 +138,11 @@ export interface ScoreOptions {
  */
 export interface Detector {
   readonly config: DetectorConfig;
+  /**
+   * 'gradient': trained for epochs by trainStep (the GAN methods). 'fit': nothing to optimise; fitGoodImages
+   * builds the model from the training images in one pass (memory banks: PatchCore).
+   */
+  readonly training: 'gradient' | 'fit';
   /** One optimisation step on a batch of good images; returns the losses. The batch is not disposed. */
   trainStep(batch: tf.Tensor4D): StepLosses;
   /** Score a batch (inference mode). The batch is not disposed. */
@@ -110,6 +158,6 @@ export interface Detector {
    * For methods whose score needs more than weights (memory banks, score statistics): called once after
    * training with the training images and held-out good images (resize mode; never test images).
    */
-  fitGoodImages?(train: ImageSample[], heldOut: ImageSample[], batchSize: number): Promise<void>;
+  fitGoodImages?(train: ImageSample[], heldOut: ImageSample[], opts: FitOptions): Promise<void>;
   dispose(): void;
 }

@@ -61,9 +61,11 @@ export class OnnxEngine implements ScoringEngine {
 
   async score(batch: ImageBatch, opts: ScoreOptions = {}): Promise<ScoreBatch> {
     const { n } = batch;
+    const has = (name: string) => this.session.outputNames.includes(name);
     const fetches: string[] = ['score', 'error'];
     if (opts.maps) fetches.push('map');
-    if (opts.reconstructions) fetches.push('reconstruction');
+    if (opts.reconstructions && has('reconstruction')) fetches.push('reconstruction');
+    if (has('nearest')) fetches.push('nearest');
     const x = new ort.Tensor('float32', batch.data, [n, batch.height, batch.width, batch.channels]);
     const out = await this.session.run({ [ONNX_INPUT]: x }, fetches);
     try {
@@ -72,7 +74,8 @@ export class OnnxEngine implements ScoringEngine {
         reconstructionErrors: floats(out.error, 'error').slice(),
       };
       if (opts.maps) result.maps = perImage(floats(out.map, 'map'), n);
-      if (opts.reconstructions) {
+      if (out.nearest) result.nearest = Int32Array.from(out.nearest.data as BigInt64Array, (v) => Number(v));
+      if (out.reconstruction) {
         // [-1,1] -> [0,1] and clipped, as toUnitImages does on the tfjs side.
         const r = floats(out.reconstruction, 'reconstruction');
         const unit = Float32Array.from(r, (v) => Math.min(1, Math.max(0, (v + 1) * 0.5)));

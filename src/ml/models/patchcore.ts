@@ -1,0 +1,281 @@
+// PatchCore (Roth, Pemula, Zepeda, Schölkopf, Brox, Gehler, CVPR 2022): a memory bank of locally aggregated
+// mid-level features of a pretrained CNN, taken from good images only, and an anomaly map that is each
+// location's distance to its nearest bank patch. Nothing is trained: fitting extracts the training images'
+// patch features and keeps a greedy k-center coreset of them (src/ml/sampling/coreset.ts).
+//
+// What differs from the paper, and why:
+// - Images are judged at their own resolution (the backbone is fully convolutional), not resized and
+//   centre-cropped to 224 px, so thin cracks and few-pixel pinholes survive and nothing near the border is
+//   cut away. `size` caps the longer side (aspect kept).
+// - The coreset is chosen in two rounds (Indyk et al. 2014, composable core-sets): each training image's own
+//   greedy coreset of `perImage` patches, then the greedy coreset of that pool. The plain greedy over every
+//   patch of 600 native-resolution images (~1 M patches) took 8 minutes on two cores; the two rounds take
+//   seconds, and a k-center round over the union of per-part coresets keeps a constant-factor guarantee.
+// - The image score is the maximum of the smoothed full-resolution map (not the raw patch maximum with the
+//   paper's reweighting), so the verdict points at what the heatmap shows.
+// - The bank records which training image each row came from; for a judged image the training image most of
+//   its patches matched is returned as `nearest`: the good part it looks most like, which Review shows in
+//   place of a reconstruction.
+import * as tf from '@tensorflow/tfjs';
+import { backboneSpec, MOBILENET_V2 } from '../backbone';
+import { patchFeatures } from '../backbone/features';
+import { Rng, toBatch, type ImageSample } from '../data';
+import { gaussianBlur } from '../residual';
+import { kCenterGreedy } from '../sampling/coreset';
+import { memoryBankNetwork } from './common';
+import type {
+  Detector,
+  FitOptions,
+  NamedTensor,
+  PatchcoreConfig,
+  ScoreBatch,
+  ScoreOptions,
+  StepLosses,
+} from './types';
+
+export const PATCHCORE_DEFAULTS: Omit<PatchcoreConfig, 'size' | 'channels'> = {
+  method: 'patchcore',
+  seed: 42,
+  heatmapSigma: 4,
+  backbone: MOBILENET_V2.id,
+  layers: MOBILENET_V2.layers,
+  normalisation: MOBILENET_V2.normalisation,
+  perImage: 100,
+  bankSize: 4000,
+  projection: 32,
+};
+
+/**
+ * The longest side, in pixels, a feature model judges images at by default (aspect kept; smaller images are
+ * not enlarged): see bench/results/detection.md for the measurement behind it.
+ */
+export const DEFAULT_WORKING_SIZE = 512;
+
+/** Query rows per distance block: bounds the [rows, bank] matrix (4096 x 4000 floats = 64 MB). */
+const QUERY_BLOCK = 4096;
+
+/** A fixed Gaussian random projection [dim, out] (Johnson-Lindenstrauss), from the config's seed. */
+export function randomProjection(dim: number, out: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const m = new Float32Array(dim * out);
+  const scale = 1 / Math.sqrt(out);
+  for (let i = 0; i < m.length; i += 2) {
+    // Box-Muller: two standard normals from two uniforms.
+    const u = Math.max(rng.next(), 1e-12);
+    const v = rng.next();
+    const r = Math.sqrt(-2 * Math.log(u));
+    m[i] = r * Math.cos(2 * Math.PI * v) * scale;
+    if (i + 1 < m.length) m[i + 1] = r * Math.sin(2 * Math.PI * v) * scale;
+  }
+  return m;
+}
+
+export class Patchcore implements Detector {
+  readonly training = 'fit' as const;
+  readonly backbone: tf.LayersModel;
+  private bank?: tf.LayersModel;
+  /** |b|^2 of every bank row, [1, n]; kept beside the bank. */
+  private bankNorms?: tf.Tensor2D;
+  private fitted: Pick<PatchcoreConfig, 'bankSources' | 'trainImages'>;
+
+  constructor(
+    private readonly base: PatchcoreConfig,
+    nets?: Record<string, tf.LayersModel>,
+  ) {
+    backboneSpec(base.backbone);
+    if (!nets?.backbone)
+      throw new Error(
+        `patchcore needs its backbone network (${base.backbone}): load it from its package (training) or the model folder`,
+      );
+    this.backbone = nets.backbone;
+    this.fitted = { bankSources: base.bankSources, trainImages: base.trainImages };
+    if (nets.memory_bank) this.setBank(nets.memory_bank);
+  }
+
+  get config(): PatchcoreConfig {
+    return { ...this.base, ...this.fitted };
+  }
+
+  networks(): Record<string, tf.LayersModel> {
+    return this.bank ? { backbone: this.backbone, memory_bank: this.bank } : { backbone: this.backbone };
+  }
+
+  private setBank(bank: tf.LayersModel): void {
+    this.bank?.dispose();
+    this.bankNorms?.dispose();
+    this.bank = bank;
+    this.bankNorms = tf.tidy(() => bank.getWeights()[0].square().sum(0, true) as tf.Tensor2D);
+  }
+
+  /** The memory bank as [n, dim] rows (a copy; for tests and the exporter). */
+  bankRows(): tf.Tensor2D {
+    if (!this.bank) throw new Error('patchcore has no memory bank yet: fit it on good images first');
+    return tf.tidy(() => (this.bank!.getWeights()[0] as tf.Tensor2D).transpose());
+  }
+
+  trainStep(): StepLosses {
+    throw new Error('patchcore is not trained by gradient steps; it is fitted once (fitGoodImages)');
+  }
+
+  async validationLoss(): Promise<number> {
+    return NaN;
+  }
+
+  async optimizerWeights(): Promise<NamedTensor[]> {
+    return [];
+  }
+
+  async setOptimizerWeights(): Promise<void> {}
+
+  /** Build the memory bank from the training images' patch features (held-out images are not needed). */
+  async fitGoodImages(train: ImageSample[], _heldOut: ImageSample[], opts: FitOptions): Promise<void> {
+    if (!train.length) throw new Error('patchcore needs training images');
+    const { perImage, bankSize, projection, seed } = this.base;
+    let dim = 0;
+    let projT: tf.Tensor2D | undefined;
+    const pool: Float32Array[] = [];
+    const poolProj: Float32Array[] = [];
+    const poolSource: number[] = [];
+    try {
+      for (let i = 0; i < train.length; i++) {
+        if (opts.signal?.aborted) throw new Error('fitting cancelled');
+        const x = toBatch([train[i]]);
+        const { rows, proj } = tf.tidy(() => {
+          const { features } = patchFeatures(this.backbone, this.base.normalisation, x);
+          if (!projT) {
+            dim = features.shape[1];
+            projT = tf.keep(tf.tensor2d(randomProjection(dim, projection, seed), [dim, projection]));
+          }
+          return { rows: features, proj: features.matMul(projT) };
+        });
+        x.dispose();
+        const [f, p] = await Promise.all([rows.data(), proj.data()]);
+        tf.dispose([rows, proj]);
+        // Round one: this image's own coreset.
+        const mine = kCenterGreedy(p as Float32Array, projection, perImage);
+        const keep = new Float32Array(mine.length * dim);
+        const keepProj = new Float32Array(mine.length * projection);
+        mine.forEach((r, j) => {
+          keep.set(f.subarray(r * dim, (r + 1) * dim), j * dim);
+          keepProj.set(p.subarray(r * projection, (r + 1) * projection), j * projection);
+          poolSource.push(i);
+        });
+        pool.push(keep);
+        poolProj.push(keepProj);
+        opts.onProgress?.({ phase: 'extracting features', done: i + 1, total: train.length });
+        // Let a cancel request or progress message through between images.
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    } finally {
+      (projT as tf.Tensor | undefined)?.dispose();
+    }
+    // Round two: the coreset of the pool.
+    const allProj = concatRows(poolProj);
+    const total = Math.min(bankSize, poolSource.length);
+    const chosen = kCenterGreedy(allProj, projection, total, {
+      signal: opts.signal,
+      onProgress: (done) => opts.onProgress?.({ phase: 'choosing the coreset', done, total }),
+    });
+    const all = concatRows(pool);
+    const kernel = new Float32Array(dim * chosen.length); // [dim, n]
+    const n = chosen.length;
+    chosen.forEach((r, j) => {
+      for (let k = 0; k < dim; k++) kernel[k * n + j] = all[r * dim + k];
+    });
+    const k = tf.tensor2d(kernel, [dim, n]);
+    this.setBank(memoryBankNetwork('memory_bank', k));
+    k.dispose();
+    this.fitted = { bankSources: Array.from(chosen, (r) => poolSource[r]), trainImages: train.length };
+  }
+
+  /** Nearest-bank distance and row for every feature row (call inside a tidy). */
+  nearestRows(features: tf.Tensor2D): { distance: tf.Tensor1D; row: tf.Tensor1D } {
+    const bank = this.bank!;
+    const norms = this.bankNorms!;
+    const parts = [];
+    for (let r = 0; r < features.shape[0]; r += QUERY_BLOCK) {
+      const q = features.slice([r, 0], [Math.min(QUERY_BLOCK, features.shape[0] - r), -1]);
+      // |q - b|^2 = |q|^2 - 2 q.b + |b|^2; clamped at 0 against rounding.
+      const d2 = q
+        .square()
+        .sum(1, true)
+        .sub((bank.apply(q) as tf.Tensor2D).mul(2))
+        .add(norms);
+      parts.push({ distance: d2.min(1).relu().sqrt() as tf.Tensor1D, row: d2.argMin(1) as tf.Tensor1D });
+    }
+    return parts.length === 1
+      ? parts[0]
+      : {
+          distance: tf.concat(parts.map((p) => p.distance)) as tf.Tensor1D,
+          row: tf.concat(parts.map((p) => p.row)) as tf.Tensor1D,
+        };
+  }
+
+  /** Score a batch in inference mode: map at the batch's resolution, score = the map's maximum. */
+  async score(x: tf.Tensor4D, opts: ScoreOptions = {}): Promise<ScoreBatch> {
+    if (!this.bank) throw new Error('patchcore has no memory bank yet: fit it on good images first');
+    const [n, height, width] = x.shape;
+    const scores = new Float32Array(n);
+    const means = new Float32Array(n);
+    const nearest = new Int32Array(n);
+    const maps: Float32Array[] = [];
+    const sources = this.fitted.bankSources;
+    for (let i = 0; i < n; i++) {
+      const { map, rows } = tf.tidy(() => {
+        const one = x.slice([i, 0, 0, 0], [1, -1, -1, -1]);
+        const { features, h, w } = patchFeatures(this.backbone, this.base.normalisation, one);
+        const { distance, row } = this.nearestRows(features);
+        const grid = distance.reshape([1, h, w, 1]) as tf.Tensor4D;
+        const full = tf.image.resizeBilinear(grid, [height, width], false, true);
+        return { map: gaussianBlur(full, this.base.heatmapSigma), rows: row };
+      });
+      const [m, r] = await Promise.all([map.data(), rows.data()]);
+      tf.dispose([map, rows]);
+      let max = -Infinity;
+      let sum = 0;
+      for (let k = 0; k < m.length; k++) {
+        if (m[k] > max) max = m[k];
+        sum += m[k];
+      }
+      scores[i] = max;
+      means[i] = sum / m.length;
+      nearest[i] = sources ? mostCommonSource(r as Int32Array, sources) : -1;
+      if (opts.maps) maps.push(m as Float32Array);
+    }
+    // The mean distance stands where the pixel methods put their mean reconstruction error.
+    return { scores, reconstructionErrors: means, maps: opts.maps ? maps : undefined, nearest };
+  }
+
+  dispose(): void {
+    this.backbone.dispose();
+    this.bank?.dispose();
+    this.bankNorms?.dispose();
+  }
+}
+
+/** The training image that most rows' nearest bank patch came from (lowest index on ties). */
+function mostCommonSource(rows: Int32Array | Float32Array, sources: number[]): number {
+  const counts = new Map<number, number>();
+  let best = -1;
+  let bestCount = 0;
+  for (const r of rows) {
+    const s = sources[r];
+    const c = (counts.get(s) ?? 0) + 1;
+    counts.set(s, c);
+    if (c > bestCount || (c === bestCount && s < best)) {
+      best = s;
+      bestCount = c;
+    }
+  }
+  return best;
+}
+
+function concatRows(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,172 @@
+// Export a fitted PatchCore detector (backbone + memory bank) to one ONNX model that computes what
+// Patchcore.score() returns, for one image of any size:
+//
+//   input  x        [1,H,W,C]  NHWC in [-1,1] (H and W are dynamic: images are judged at their own size)
+//   output score    [1]        the smoothed map's maximum
+//          error    [1]        the map's mean
+//          map      [1,H,W]    nearest-bank distance per feature cell, resized to H x W, Gaussian-smoothed
+//          nearest  [1]        int64: the training image most of the patches matched (the reference shown)
+//
+// Step by step as patchcore.ts / backbone/features.ts: backbone input normalisation, the backbone (converted
+// layer by layer by graph.ts, fully convolutional), 3x3 average pooling of each tap (count_include_pad 0,
+// as TF's 'same'), deeper taps resized to the first tap's grid (bilinear, half-pixel centres, as
+// tf.image.resizeBilinear(..., halfPixelCenters)), then |q|^2 - 2 q.b + |b|^2 against the bank (one MatMul),
+// its row minimum, and the map resized and blurred like gaussianBlur (reflected borders).
+import type { PatchcoreConfig } from '../models/types';
+import type { Patchcore } from '../models/patchcore';
+import { STANDARDISE_EPS } from '../backbone';
+import { gaussianTaps } from '../residual';
+import { attr, GraphBuilder, LayerConverter, tensorInfo, type Value } from './graph';
+import { DataType } from './proto';
+
+/** The smallest image side the exported graph (and the tfjs scorer) accepts: the blur needs room to reflect. */
+export const MIN_FEATURE_SIDE = 32;
+
+/** Resize NCHW `v` to the spatial size of `like` (NCHW), keeping v's batch and channels. */
+function resizeLike(g: GraphBuilder, v: Value, sizes: Value): Value {
+  return g.node(
+    'Resize',
+    [v, '', '', sizes],
+    [attr.str('mode', 'linear'), attr.str('coordinate_transformation_mode', 'half_pixel')],
+  );
+}
+
+/** The graph nodes of a PatchCore detector; returns nothing, names its outputs. */
+export function patchcoreGraph(g: GraphBuilder, d: Patchcore, input: string): void {
+  const config = d.config as PatchcoreConfig;
+  const { channels, heatmapSigma, normalisation } = config;
+  if (!config.bankSources) throw new Error('patchcore is not fitted yet: nothing to export');
+  const mean = (v: Value, axes: number[]) =>
+    g.node('ReduceMean', [v], [attr.ints('axes', axes), attr.int('keepdims', 1)]);
+  // backbone/index.ts imageMean: over each row (NCHW axis 3), then over the row means.
+  const imageMean = (v: Value) => mean(mean(v, [3]), [1, 2]);
+
+  let x = g.node('Transpose', [input], [attr.ints('perm', [0, 3, 1, 2])], 'x_nchw');
+  const shape = g.node('Shape', [x]); // [1, C, H, W]
+  if (channels === 1) x = g.node('Concat', [x, x, x], [attr.int('axis', 1)]);
+  // backboneInput: [-1, 1] -> [0, 1], then (standardised) mean 0.5, std 0.2 per image.
+  x = g.node('Mul', [g.node('Add', [x, g.scalar(1)]), g.scalar(0.5)]);
+  if (normalisation === 'standardised') {
+    const centred = g.node('Sub', [x, imageMean(x)]);
+    const std = g.node('Sqrt', [imageMean(g.node('Mul', [centred, centred]))]);
+    x = g.node('Add', [
+      g.node('Mul', [
+        g.node('Div', [centred, g.node('Add', [std, g.scalar(STANDARDISE_EPS)])]),
+        g.scalar(0.2),
+      ]),
+      g.scalar(0.5),
+    ]);
+  }
+
+  // Backbone taps, 3x3 neighbourhood average, resized to the first tap's grid, concatenated.
+  const conv = new LayerConverter(g);
+  const taps = conv.apply(d.backbone, [x]);
+  const pool = (v: Value) =>
+    g.node(
+      'AveragePool',
+      [v],
+      [
+        attr.ints('kernel_shape', [3, 3]),
+        attr.ints('strides', [1, 1]),
+        attr.ints('pads', [1, 1, 1, 1]),
+        attr.int('count_include_pad', 0),
+      ],
+    );
+  const first = pool(taps(0));
+  const firstShape = g.node('Shape', [first]); // [1, C1, h, w]
+  const grid = g.node('Slice', [firstShape, g.int64s([2]), g.int64s([4])]); // [h, w]
+  const pooled = [first];
+  for (let i = 1; i < d.backbone.outputs.length; i++) {
+    const p = pool(taps(i));
+    const keep = g.node('Slice', [g.node('Shape', [p]), g.int64s([0]), g.int64s([2])]); // [1, Ci]
+    pooled.push(resizeLike(g, p, g.node('Concat', [keep, grid], [attr.int('axis', 0)])));
+  }
+  const cat = pooled.length === 1 ? pooled[0] : g.node('Concat', pooled, [attr.int('axis', 1)]);
+
+  // Rows [h*w, D] against the bank: squared distances, nearest row and its distance.
+  const bankKernel = d.networks().memory_bank.getWeights()[0]; // [D, n]
+  const [dim, n] = bankKernel.shape;
+  const kernel = g.floats('memory_bank', bankKernel.dataSync(), [dim, n]);
+  const norms = g.floats('memory_bank_norms', squaredColumnNorms(bankKernel.dataSync(), dim, n), [1, n]);
+  const rows = g.node('Reshape', [
+    g.node('Transpose', [cat], [attr.ints('perm', [0, 2, 3, 1])]),
+    g.int64s([-1, dim]),
+  ]);
+  const sq = g.node('ReduceSum', [g.node('Mul', [rows, rows]), g.int64s([1])], [attr.int('keepdims', 1)]);
+  const d2 = g.node('Add', [
+    g.node('Sub', [sq, g.node('Mul', [g.node('MatMul', [rows, kernel]), g.scalar(2)])]),
+    norms,
+  ]);
+  const nearestRow = g.node('ArgMin', [d2], [attr.int('axis', 1), attr.int('keepdims', 0)]);
+  const dist = g.node('Sqrt', [
+    g.node('Relu', [g.node('ReduceMin', [d2], [attr.ints('axes', [1]), attr.int('keepdims', 0)])]),
+  ]);
+
+  // The reference image most rows matched: one-hot of each row's source, summed, first maximum.
+  const sources = config.bankSources;
+  const images = Math.max(1, config.trainImages ?? Math.max(...sources) + 1);
+  const sourceOf = g.int64Tensor('bank_sources', sources, [sources.length]);
+  const votes = g.node(
+    'ReduceSum',
+    [
+      g.node('OneHot', [
+        g.node('Gather', [sourceOf, nearestRow], [attr.int('axis', 0)]),
+        g.int64Tensor('reference_count', [images], []),
+        g.floats('one_hot_values', [0, 1], [2]),
+      ]),
+      g.int64s([0]),
+    ],
+    [attr.int('keepdims', 0)],
+  );
+  g.node(
+    'ArgMax',
+    [g.node('Unsqueeze', [votes, g.int64s([0])])],
+    [attr.int('axis', 1), attr.int('keepdims', 0)],
+    'nearest',
+  );
+
+  // The map: the distance grid resized to the image (half-pixel bilinear) and blurred with reflected borders.
+  const gridMap = g.node('Reshape', [
+    dist,
+    g.node('Concat', [g.int64s([1, 1]), grid], [attr.int('axis', 0)]),
+  ]);
+  const imageHW = g.node('Slice', [shape, g.int64s([2]), g.int64s([4])]);
+  let map = resizeLike(g, gridMap, g.node('Concat', [g.int64s([1, 1]), imageHW], [attr.int('axis', 0)]));
+  if (heatmapSigma > 0) {
+    const taps = gaussianTaps(heatmapSigma);
+    const r = (taps.length - 1) / 2;
+    if (2 * r + 1 > MIN_FEATURE_SIDE)
+      throw new Error(`heatmap sigma ${heatmapSigma} is too wide for images of ${MIN_FEATURE_SIDE} px`);
+    const padded = g.node('Pad', [map, g.int64s([0, 0, r, r, 0, 0, r, r])], [attr.str('mode', 'reflect')]);
+    map = g.node('Conv', [
+      g.node('Conv', [padded, g.floats('blur_h', taps, [1, 1, 2 * r + 1, 1])]),
+      g.floats('blur_w', taps, [1, 1, 1, 2 * r + 1]),
+    ]);
+  }
+  const flat = g.node('Squeeze', [map, g.int64s([1])], [], 'map'); // [1, H, W]
+  g.node('ReduceMax', [flat], [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)], 'score');
+  g.node('ReduceMean', [flat], [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)], 'error');
+}
+
+/** Graph inputs and outputs of a feature model. */
+export function featureGraphIO(channels: number) {
+  return {
+    input: [tensorInfo('x', [1, 'H', 'W', channels])],
+    output: [
+      tensorInfo('score', [1]),
+      tensorInfo('error', [1]),
+      tensorInfo('map', [1, 'H', 'W']),
+      tensorInfo('nearest', [1], DataType.INT64),
+    ],
+  };
+}
+
+function squaredColumnNorms(kernel: ArrayLike<number>, dim: number, n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let k = 0; k < dim; k++)
+    for (let j = 0; j < n; j++) {
+      const v = kernel[k * n + j];
+      out[j] += v * v;
+    }
+  return out;
+}

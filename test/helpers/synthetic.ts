@@ -53,6 +53,8 @@ export interface TexturedOptions {
   seed: number;
   /** A dark scratch (a thin line) or a dark spot at a random place; the mask marks it. */
   defect?: 'scratch' | 'spot';
+  /** A drifted lot: the stripes' pitch changes (a new tool, a new supplier), still a good part. */
+  pitch?: number;
 }
 
 /**
@@ -75,7 +77,8 @@ export function texturedPart(o: TexturedOptions): { sample: ImageSample; mask: U
   const [dx, dy] = [Math.cos(angle), Math.sin(angle)];
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      let v = 120 + 25 * Math.sin(x / 3 + phase) + 10 * Math.sin(y / 17) + (shade * 20 * y) / height;
+      let v =
+        120 + 25 * Math.sin(x / (o.pitch ?? 3) + phase) + 10 * Math.sin(y / 17) + (shade * 20 * y) / height;
       v += (rng.next() - 0.5) * 16;
       let hit = false;
       if (o.defect === 'spot') hit = Math.hypot(x - x0, y - y0) < 3.5;

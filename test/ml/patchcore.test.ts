@@ -201,6 +201,46 @@ describe('PatchCore', () => {
     x.dispose();
   });
 
+  it('grows its bank with a drifted lot of good parts so they pass, and still finds defects', async () => {
+    const child = await loadDetector(detector.config, await detectorArtifacts(detector));
+    try {
+      const drifted = (n: number, seed: number) =>
+        Array.from(
+          { length: n },
+          (_, i) => texturedPart({ width: W, height: H, channels: 1, seed: seed + i, pitch: 6 }).sample,
+        );
+      const score = async (d: typeof child, img: ImageSample) => (await d.score(toBatch([img]))).scores[0];
+      const goods = await Promise.all(good(4, 700).map((g) => score(child, g)));
+      const threshold = Math.max(...goods);
+      const lot = drifted(4, 800);
+      const before = await Promise.all(lot.map((g) => score(child, g)));
+      expect(Math.min(...before)).toBeGreaterThan(threshold); // the drifted lot is flagged
+      const rows = child.config.bankSources!.length;
+      const added = await (child as Patchcore).extendBank(drifted(8, 1800), 600, { batchSize: 1 });
+      expect(added).toBeGreaterThan(0);
+      expect(added).toBeLessThanOrEqual(600);
+      expect(child.config.bankSources!.length).toBe(rows + added);
+      expect(child.config.trainImages).toBe(8 + 8);
+      expect(child.config.bankSources!.slice(rows).every((s) => s >= 8 && s < 16)).toBe(true);
+      const after = await Promise.all(lot.map((g) => score(child, g)));
+      // ...and, after the update, scores like good parts again: half of it below the good parts' highest
+      // score (8 reference parts cannot cover every stripe phase), all of it far below where it was.
+      expect(after.filter((a) => a < threshold).length).toBeGreaterThanOrEqual(2);
+      after.forEach((a, i) => expect(a).toBeLessThan(before[i] * 0.7));
+      const defect = texturedPart({
+        width: W,
+        height: H,
+        channels: 1,
+        seed: 888,
+        defect: 'spot',
+        pitch: 6,
+      }).sample;
+      expect(await score(child, defect)).toBeGreaterThan(threshold);
+    } finally {
+      child.dispose();
+    }
+  }, 120_000);
+
   it('refuses gradient training and cannot score before it is fitted', async () => {
     const fresh = new Patchcore(config(), { backbone: await loadBundledBackbone(MOBILENET_V2) });
     try {

@@ -21,7 +21,7 @@ import { backboneSpec, MOBILENET_V2 } from '../backbone';
 import { patchFeatures } from '../backbone/features';
 import { Rng, toBatch, type ImageSample } from '../data';
 import { gaussianBlur } from '../residual';
-import { kCenterGreedy } from '../sampling/coreset';
+import { extendCoreset, kCenterGreedy } from '../sampling/coreset';
 import { memoryBankNetwork } from './common';
 import type {
   Detector,
@@ -76,7 +76,7 @@ export class Patchcore implements Detector {
   private bank?: tf.LayersModel;
   /** |b|^2 of every bank row, [1, n]; kept beside the bank. */
   private bankNorms?: tf.Tensor2D;
-  private fitted: Pick<PatchcoreConfig, 'bankSources' | 'trainImages'>;
+  private fitted: Pick<PatchcoreConfig, 'bankSources' | 'trainImages' | 'coverage'>;
 
   constructor(
     private readonly base: PatchcoreConfig,
@@ -88,7 +88,7 @@ export class Patchcore implements Detector {
         `patchcore needs its backbone network (${base.backbone}): load it from its package (training) or the model folder`,
       );
     this.backbone = nets.backbone;
-    this.fitted = { bankSources: base.bankSources, trainImages: base.trainImages };
+    this.fitted = { bankSources: base.bankSources, trainImages: base.trainImages, coverage: base.coverage };
     if (nets.memory_bank) this.setBank(nets.memory_bank);
   }
 
@@ -127,65 +127,108 @@ export class Patchcore implements Detector {
 
   async setOptimizerWeights(): Promise<void> {}
 
-  /** Build the memory bank from the training images' patch features (held-out images are not needed). */
-  async fitGoodImages(train: ImageSample[], _heldOut: ImageSample[], opts: FitOptions): Promise<void> {
-    if (!train.length) throw new Error('patchcore needs training images');
-    const { perImage, bankSize, projection, seed } = this.base;
+  /**
+   * Round one of the coreset: every image's patch features, and that image's own greedy coreset of `perImage`
+   * rows (full features and their projections), tagged with the image's index + `firstSource`.
+   */
+  private async candidates(
+    images: ImageSample[],
+    firstSource: number,
+    opts: FitOptions,
+  ): Promise<Candidates> {
+    const { perImage, projection, seed } = this.base;
     let dim = 0;
     let projT: tf.Tensor2D | undefined;
-    const pool: Float32Array[] = [];
-    const poolProj: Float32Array[] = [];
-    const poolSource: number[] = [];
+    const rows: Float32Array[] = [];
+    const proj: Float32Array[] = [];
+    const source: number[] = [];
     try {
-      for (let i = 0; i < train.length; i++) {
+      for (let i = 0; i < images.length; i++) {
         if (opts.signal?.aborted) throw new Error('fitting cancelled');
-        const x = toBatch([train[i]]);
-        const { rows, proj } = tf.tidy(() => {
+        const x = toBatch([images[i]]);
+        const t = tf.tidy(() => {
           const { features } = patchFeatures(this.backbone, this.base.normalisation, x);
           if (!projT) {
             dim = features.shape[1];
             projT = tf.keep(tf.tensor2d(randomProjection(dim, projection, seed), [dim, projection]));
           }
-          return { rows: features, proj: features.matMul(projT) };
+          return { f: features, p: features.matMul(projT) };
         });
         x.dispose();
-        const [f, p] = await Promise.all([rows.data(), proj.data()]);
-        tf.dispose([rows, proj]);
-        // Round one: this image's own coreset.
+        const [f, p] = await Promise.all([t.f.data(), t.p.data()]);
+        tf.dispose([t.f, t.p]);
         const mine = kCenterGreedy(p as Float32Array, projection, perImage);
         const keep = new Float32Array(mine.length * dim);
         const keepProj = new Float32Array(mine.length * projection);
         mine.forEach((r, j) => {
           keep.set(f.subarray(r * dim, (r + 1) * dim), j * dim);
           keepProj.set(p.subarray(r * projection, (r + 1) * projection), j * projection);
-          poolSource.push(i);
+          source.push(firstSource + i);
         });
-        pool.push(keep);
-        poolProj.push(keepProj);
-        opts.onProgress?.({ phase: 'extracting features', done: i + 1, total: train.length });
+        rows.push(keep);
+        proj.push(keepProj);
+        opts.onProgress?.({ phase: 'extracting features', done: i + 1, total: images.length });
         // Let a cancel request or progress message through between images.
         await new Promise((r) => setTimeout(r, 0));
       }
     } finally {
       (projT as tf.Tensor | undefined)?.dispose();
     }
+    return { dim, rows: concatRows(rows), proj: concatRows(proj), source };
+  }
+
+  /** Build the memory bank from the training images' patch features (held-out images are not needed). */
+  async fitGoodImages(train: ImageSample[], _heldOut: ImageSample[], opts: FitOptions): Promise<void> {
+    if (!train.length) throw new Error('patchcore needs training images');
+    const { bankSize, projection } = this.base;
+    const c = await this.candidates(train, 0, opts);
     // Round two: the coreset of the pool.
-    const allProj = concatRows(poolProj);
-    const total = Math.min(bankSize, poolSource.length);
-    const chosen = kCenterGreedy(allProj, projection, total, {
+    const total = Math.min(bankSize, c.source.length);
+    let coverage = 0;
+    const chosen = kCenterGreedy(c.proj, projection, total, {
       signal: opts.signal,
       onProgress: (done) => opts.onProgress?.({ phase: 'choosing the coreset', done, total }),
+      onRadius: (r) => (coverage = r),
     });
-    const all = concatRows(pool);
-    const kernel = new Float32Array(dim * chosen.length); // [dim, n]
-    const n = chosen.length;
-    chosen.forEach((r, j) => {
-      for (let k = 0; k < dim; k++) kernel[k * n + j] = all[r * dim + k];
-    });
-    const k = tf.tensor2d(kernel, [dim, n]);
-    this.setBank(memoryBankNetwork('memory_bank', k));
-    k.dispose();
-    this.fitted = { bankSources: Array.from(chosen, (r) => poolSource[r]), trainImages: train.length };
+    const kernel = bankKernel([], c, chosen);
+    this.setBank(memoryBankNetwork('memory_bank', kernel));
+    kernel.dispose();
+    this.fitted = {
+      bankSources: Array.from(chosen, (r) => c.source[r]),
+      trainImages: train.length,
+      coverage,
+    };
+  }
+
+  /**
+   * Grow the bank with more good images (operators' false alarms) without refitting: their candidate patches
+   * that the bank does not already cover (farther, in the coreset's projection, than the fitted bank's own
+   * covering radius) join it, farthest first, at most `maxNew` rows. The new images become reference images
+   * trainImages, trainImages + 1, ... Returns the number of rows added.
+   */
+  async extendBank(images: ImageSample[], maxNew: number, opts: FitOptions): Promise<number> {
+    if (!this.bank || !this.fitted.bankSources) throw new Error('patchcore has no memory bank to extend');
+    const { projection, seed } = this.base;
+    const first = this.fitted.trainImages ?? Math.max(...this.fitted.bankSources) + 1;
+    const c = await this.candidates(images, first, opts);
+    const old = this.bankRows();
+    const [n, dim] = old.shape;
+    const oldProj = tf.tidy(() =>
+      old.matMul(tf.tensor2d(randomProjection(dim, projection, seed), [dim, projection])),
+    );
+    const fixed = (await oldProj.data()) as Float32Array;
+    const oldRows = (await old.data()) as Float32Array;
+    tf.dispose([old, oldProj]);
+    const chosen = extendCoreset(fixed, c.proj, projection, maxNew, this.fitted.coverage ?? 0);
+    const kernel = bankKernel([{ rows: oldRows, count: n }], c, chosen);
+    this.setBank(memoryBankNetwork('memory_bank', kernel));
+    kernel.dispose();
+    this.fitted = {
+      ...this.fitted,
+      bankSources: [...this.fitted.bankSources, ...Array.from(chosen, (r) => c.source[r])],
+      trainImages: first + images.length,
+    };
+    return chosen.length;
   }
 
   /** Nearest-bank distance and row for every feature row (call inside a tidy). */
@@ -268,6 +311,35 @@ function mostCommonSource(rows: Int32Array | Float32Array, sources: number[]): n
     }
   }
   return best;
+}
+
+interface Candidates {
+  dim: number;
+  /** [count, dim] full features, [count, projection] their projections, and each row's source image. */
+  rows: Float32Array;
+  proj: Float32Array;
+  source: number[];
+}
+
+/** The bank's Dense kernel [dim, n]: `keep` rows first (row-major [count, dim]), then the chosen candidates. */
+function bankKernel(
+  keep: { rows: Float32Array; count: number }[],
+  c: Candidates,
+  chosen: Int32Array,
+): tf.Tensor2D {
+  const kept = keep.reduce((a, k) => a + k.count, 0);
+  const n = kept + chosen.length;
+  const dim = c.dim || (kept ? keep[0].rows.length / keep[0].count : 0);
+  const kernel = new Float32Array(dim * n);
+  let j = 0;
+  for (const k of keep)
+    for (let r = 0; r < k.count; r++, j++)
+      for (let t = 0; t < dim; t++) kernel[t * n + j] = k.rows[r * dim + t];
+  for (const r of chosen) {
+    for (let t = 0; t < dim; t++) kernel[t * n + j] = c.rows[r * dim + t];
+    j++;
+  }
+  return tf.tensor2d(kernel, [dim, n]);
 }
 
 function concatRows(parts: Float32Array[]): Float32Array {

@@ -86,8 +86,10 @@ export interface PatchcoreConfig {
   projection: number;
   /** Set by fitting: the training image (index into the model's reference images) of every bank row. */
   bankSources?: number[];
-  /** Set by fitting: how many training images the bank was chosen from. */
+  /** Set by fitting: how many training images the bank was chosen from (and extensions added). */
   trainImages?: number;
+  /** Set by fitting: the coreset's covering radius in the projection (no candidate was farther from the bank). */
+  coverage?: number;
 }
 
 export type DetectorConfig =

@@ -12,6 +12,8 @@ export interface CoresetOptions {
   onProgress?: (chosen: number) => void;
   /** Checked between centres; a cancelled search throws. */
   signal?: AbortSignal;
+  /** Told, at the end, the covering radius: the largest distance of any point to its nearest centre. */
+  onRadius?: (radius: number) => void;
 }
 
 /** Squared Euclidean distance between row i of `a` and row j of `b` (both with `d` columns). */
@@ -121,5 +123,40 @@ export function kCenterGreedy(
     farthest.push(far);
     if (opts.onProgress && (j % 256 === 0 || j === k - 1)) opts.onProgress(j + 1);
   }
+  if (opts.onRadius) {
+    let r = 0;
+    for (const v of radius) r = Math.max(r, v);
+    opts.onRadius(Math.sqrt(r));
+  }
   return chosen;
+}
+
+/**
+ * Grow an existing coreset: `fixed` ([m, d]) are centres already chosen; choose up to `k` of `points` ([n, d])
+ * greedily, each the point farthest from every centre so far, stopping early once no point is farther than
+ * `minDistance` (it would add nothing the centres do not already cover). Returns the chosen indices into
+ * `points`, in order. Plain greedy: n is a few thousand candidates here.
+ */
+export function extendCoreset(
+  fixed: Float32Array,
+  points: Float32Array,
+  d: number,
+  k: number,
+  minDistance = 0,
+): Int32Array {
+  const n = points.length / d;
+  const m = fixed.length / d;
+  const minD = new Float64Array(n).fill(Infinity);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < m; j++) minD[i] = Math.min(minD[i], dist2(points, i, fixed, j, d));
+  const chosen: number[] = [];
+  const limit = minDistance * minDistance;
+  while (chosen.length < Math.min(k, n)) {
+    let best = -1;
+    for (let i = 0; i < n; i++) if (best < 0 || minD[i] > minD[best]) best = i;
+    if (!(minD[best] > limit)) break;
+    chosen.push(best);
+    for (let i = 0; i < n; i++) minD[i] = Math.min(minD[i], dist2(points, i, points, best, d));
+  }
+  return Int32Array.from(chosen);
 }

@@ -202,21 +202,21 @@ describe('PatchCore', () => {
   });
 
   it('grows its bank with a drifted lot of good parts so they pass, and still finds defects', async () => {
-    const child = await loadDetector(detector.config, await detectorArtifacts(detector));
+    const child = (await loadDetector(detector.config, await detectorArtifacts(detector))) as Patchcore;
     try {
       const drifted = (n: number, seed: number) =>
         Array.from(
           { length: n },
           (_, i) => texturedPart({ width: W, height: H, channels: 1, seed: seed + i, pitch: 6 }).sample,
         );
-      const score = async (d: typeof child, img: ImageSample) => (await d.score(toBatch([img]))).scores[0];
+      const score = async (d: Patchcore, img: ImageSample) => (await d.score(toBatch([img]))).scores[0];
       const goods = await Promise.all(good(4, 700).map((g) => score(child, g)));
       const threshold = Math.max(...goods);
       const lot = drifted(4, 800);
       const before = await Promise.all(lot.map((g) => score(child, g)));
       expect(Math.min(...before)).toBeGreaterThan(threshold); // the drifted lot is flagged
       const rows = child.config.bankSources!.length;
-      const added = await (child as Patchcore).extendBank(drifted(8, 1800), 600, { batchSize: 1 });
+      const added = await child.extendBank(drifted(8, 1800), 600, { batchSize: 1 });
       expect(added).toBeGreaterThan(0);
       expect(added).toBeLessThanOrEqual(600);
       expect(child.config.bankSources!.length).toBe(rows + added);

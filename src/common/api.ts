@@ -21,7 +21,11 @@ export const IMAGE_SCHEME = 'station';
 export type IpcReply =
   { ok: true; value: unknown } | { ok: false; error: { code: StationError['code']; message: string } };
 
-export const METHOD_NAMES = ['ganomaly-fusion', 'ganomaly', 'egbad', 'anogan'] as const;
+export const METHOD_NAMES = ['patchcore', 'ganomaly-fusion', 'ganomaly', 'egbad', 'anogan'] as const;
+/** Methods on pretrained-backbone features: `size` is the longest side images are judged at (0 = native). */
+export const FEATURE_METHOD_NAMES: readonly (typeof METHOD_NAMES)[number][] = ['patchcore'];
+/** The GAN methods' network input sizes. */
+export const GAN_SIZES = [32, 64, 128, 256] as const;
 export const IMAGE_KINDS = ['original', 'overlay', 'heatmap', 'reconstruction', 'thumbnail'] as const;
 export type ImageKind = (typeof IMAGE_KINDS)[number];
 
@@ -176,7 +180,8 @@ export const requestSchemas = {
         .regex(/^[\w.-]{1,80}$/, 'model name: letters, digits, . _ - (it becomes a folder name)'),
       data: folder,
       method: z.enum(METHOD_NAMES),
-      size: z.union([z.literal(32), z.literal(64), z.literal(128), z.literal(256)]),
+      /** GAN methods: the network input (32, 64, 128, 256); feature methods: the longest side, 0 = native. */
+      size: z.number().int().min(0).max(8192),
       channels: z.union([z.literal(1), z.literal(3)]),
       epochs: z.number().int().min(1).max(10_000),
       batchSize: z.number().int().min(1).max(256).optional(),
@@ -193,7 +198,20 @@ export const requestSchemas = {
       /** The line waiting for this model (e.g. the demo line): the Live view shows it with the job's progress. */
       forLine: text(80).optional(),
     })
-    .strict(),
+    .strict()
+    .superRefine((v, ctx) => {
+      const feature = FEATURE_METHOD_NAMES.includes(v.method);
+      if (!feature && !(GAN_SIZES as readonly number[]).includes(v.size))
+        ctx.addIssue({ code: 'custom', path: ['size'], message: `must be one of ${GAN_SIZES.join(', ')}` });
+      if (feature && v.size !== 0 && v.size < 32)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['size'],
+          message: 'the longest side: 0 (native) or at least 32',
+        });
+      if (feature && v.patch)
+        ctx.addIssue({ code: 'custom', path: ['patch'], message: `${v.method} has no patch mode` });
+    }),
   cancelTraining: z.object({ jobId: id }).strict(),
   resumeTraining: z.object({ jobId: id }).strict(),
   listTrainingJobs: z.object({}).strict(),

@@ -298,9 +298,11 @@ describe('the station UI in Chromium', () => {
     const form = page.locator('[data-test=train-form]');
     await form.locator('[data-test=train-name]').fill('ui-trained');
     await form.locator('[data-test=train-data]').fill(goodFolder);
-    await form.locator('[data-test=train-epochs]').fill('2');
+    // The form's default method is the recommended one, PatchCore: no epochs, a longest side instead of a size.
+    expect(await form.locator('[data-test=train-method]').inputValue()).toBe('patchcore');
+    expect(await form.locator('[data-test=train-epochs]').count()).toBe(0);
+    await form.locator('[data-test=train-longest-side]').fill('0');
     await form.locator('[data-test=train-holdout]').fill('0.4'); // 60 images: 12 to stop early, 12 to calibrate
-    await form.locator('[data-test=train-size]').selectOption('32');
     await form.locator('[data-test=train-channels]').selectOption('1');
     await form.locator('[data-test=train-start]').click();
     const card = page.locator('[data-test=job-card]').filter({ hasText: 'ui-trained' });
@@ -319,7 +321,9 @@ describe('the station UI in Chromium', () => {
     expect(await finished.getAttribute('data-state'), (await finished.textContent()) ?? '').toBe('done');
     await finished.scrollIntoViewIfNeeded();
     const models = await station.listModels();
-    expect(models.map((m) => m.name)).toContain('ui-trained');
+    const trained = models.find((m) => m.name === 'ui-trained');
+    expect(trained?.method).toBe('patchcore');
+    expect(trained?.mode).toBe('native');
     await shots('08-models-trained');
   }, 200_000);
 

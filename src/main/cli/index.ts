@@ -185,6 +185,7 @@ async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<numbe
         console.error(`warning: ${text}`);
       },
       onLoadProgress: (done) => progress.update(done),
+      onFitProgress: (p) => progress.fit(p),
       onProgress: (p) => {
         if (p.kind === 'step') {
           progress.train(p);

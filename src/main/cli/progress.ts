@@ -47,6 +47,23 @@ export class Progress {
     this.update(p.step, extra);
   }
 
+  /** Memory-bank fitting: one bar per phase (feature extraction, then the coreset). */
+  private fitPhase = '';
+  fit(p: { phase: string; done: number; total: number }): void {
+    if (p.phase !== this.fitPhase) {
+      this.fitPhase = p.phase;
+      this.phase(p.phase, p.total);
+    }
+    if (!this.enabled) {
+      if (Date.now() - this.lastLine > 10_000) {
+        this.lastLine = Date.now();
+        console.error(`  ${p.phase} ${p.done}/${p.total}`);
+      }
+      return;
+    }
+    this.update(p.done);
+  }
+
   done(): void {
     this.bar?.stop();
     this.bar = undefined;

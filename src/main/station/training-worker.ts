@@ -11,7 +11,10 @@ import { trainModel, type TrainModelOptions } from '../tasks/train-model';
 export type ToTrainingWorker =
   | {
       type: 'start';
-      options: Omit<TrainModelOptions, 'backend' | 'signal' | 'onProgress' | 'onPhase' | 'onWarning'>;
+      options: Omit<
+        TrainModelOptions,
+        'backend' | 'signal' | 'onProgress' | 'onPhase' | 'onWarning' | 'onFitProgress'
+      >;
       backend?: string;
     }
   | { type: 'cancel' };
@@ -56,6 +59,24 @@ async function run(m: Extract<ToTrainingWorker, { type: 'start' }>): Promise<voi
       send({ type: 'progress', progress: last });
     }
   };
+  // Fitted methods (memory banks): a phase with a count, and a rate and time left per phase.
+  let fitStart = { phase: '', at: 0 };
+  function fitProgress(p: { phase: string; done: number; total: number }): void {
+    if (p.phase !== fitStart.phase) fitStart = { phase: p.phase, at: performance.now() };
+    const seconds = (performance.now() - fitStart.at) / 1000;
+    const rate = seconds > 0 ? p.done / seconds : 0;
+    emit(
+      {
+        phase: p.phase,
+        step: p.done,
+        steps: p.total,
+        imagesPerSecond: p.phase === 'extracting features' ? rate : last.imagesPerSecond,
+        etaSeconds: rate > 0 ? (p.total - p.done) / rate : null,
+      },
+      p.done === p.total,
+    );
+  }
+
   try {
     const backend = await selectBackend(m.backend);
     const r = await trainModel({
@@ -65,6 +86,7 @@ async function run(m: Extract<ToTrainingWorker, { type: 'start' }>): Promise<voi
       onPhase: (phase) => emit({ phase }, true),
       onWarning: (text) => emit({ warnings: [...(last.warnings ?? []), text] }, true),
       onProgress: (p) => void progress(p),
+      onFitProgress: (p) => fitProgress(p),
     });
     send({ type: 'done', meta: r.meta, backend: describeBackend(backend) });
   } catch (e) {

@@ -15,7 +15,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeBackend, METHODS, selectBackend, type Method } from '../src/ml';
+import {
+  DEFAULT_WORKING_SIZE,
+  describeBackend,
+  FEATURE_METHODS,
+  METHODS,
+  selectBackend,
+  type Method,
+} from '../src/ml';
 import { trainModel } from '../src/main/tasks/train-model';
 import { evaluateModel, type EvalReport } from '../src/main/tasks/evaluate';
 import { chooseEngine } from '../src/main/station/engine-choice';
@@ -34,7 +41,8 @@ const { values } = parseArgs({
     epochs: { type: 'string', default: '15' },
     limit: { type: 'string' },
     'max-test': { type: 'string' },
-    size: { type: 'string', default: '32' },
+    size: { type: 'string' },
+    scale: { type: 'string' },
     work: { type: 'string', default: '.tmp/detect' },
     out: { type: 'string', default: 'bench/results' },
     'table-only': { type: 'boolean', default: false },
@@ -79,8 +87,11 @@ async function runOne(method: Method, set: string): Promise<void> {
   const backend = await selectBackend();
   const maxTest = values['max-test'] ? Number(values['max-test']) : undefined;
   const data = await prepare(set, set.startsWith('fmnist') ? maxTest : undefined);
-  const size = Number(values.size);
+  const feature = FEATURE_METHODS.includes(method);
+  // GAN methods: the network input (default 32); feature methods: the longest side cap (their default).
+  const size = values.size !== undefined ? Number(values.size) : feature ? DEFAULT_WORKING_SIZE : 32;
   const epochs = Number(values.epochs);
+  const rssBefore = process.resourceUsage().maxRSS;
   const name = `${method}-${set}${values.tag}`;
   const modelDir = resolve(values.work, 'models', name);
   const t0 = performance.now();
@@ -93,6 +104,13 @@ async function runOne(method: Method, set: string): Promise<void> {
     channels: 1,
     epochs,
     limit: values.limit ? Number(values.limit) : undefined,
+    overrides: feature && values.scale ? { scale: Number(values.scale) } : undefined,
+    onFitProgress: (p) => {
+      if (p.done === p.total || Date.now() - lastLog > 30_000) {
+        lastLog = Date.now();
+        console.error(`[${method} ${set}] ${p.phase} ${p.done}/${p.total}`);
+      }
+    },
     patch: values.patch
       ? {
           workingSize: Number(values['working-size']),

@@ -1,7 +1,7 @@
 // Heatmap contact sheets for bench:detect: for a few test images of every defect type (and a few good ones),
 // one row of [image as the model sees it | residual heatmap over it | ground-truth mask], labelled with the
 // type, file, score and verdict, so a person can see whether the hot spot sits on the defect. The heatmap
-// uses the model's own colour scale (vmax = held-out good images' 99.9th percentile residual), the station's.
+// uses the model's own colour scale (meta.json's heatmap vmin/vmax, from held-out good images), the station's.
 import sharp, { type OverlayOptions } from 'sharp';
 import { basename } from 'node:path';
 import { overlayRgba, scoreImages, TfjsEngine, verdict } from '../src/ml';
@@ -41,14 +41,14 @@ export async function writeHeatmapSheet(
 ): Promise<number> {
   const rows: OverlayOptions[] = [];
   const engine = new TfjsEngine(model.detector);
-  const vmax = model.meta.heatmap?.vmax;
+  const { vmin = 0, vmax } = model.meta.heatmap ?? {};
   let y = 0;
   for (const ex of examples) {
     const sample = await loadImage(ex.file, model.load);
     const [r] = await scoreImages(engine, [sample], model.input, { maps: true });
     const scale = vmax ?? Math.max(...r.map!);
     const overlay = overlayRgba(sample.data, r.map!, r.width, r.height, {
-      vmin: 0,
+      vmin,
       vmax: scale,
       opacity: 0.5,
     });

@@ -53,6 +53,9 @@ export const modelMetaSchema = z.object({
     workingSize: z.number().int().optional(),
     stride: z.number().int().optional(),
     statistic: z.enum(['max-patch', 'map-max', 'map-p99']).optional(),
+    /** Native mode: the share of the camera's resolution images are judged at, and the least shorter side. */
+    scale: z.number().positive().optional(),
+    minSide: z.number().int().nonnegative().optional(),
   }),
   normalisation: z.object({ pixels: z.literal('uint8'), range: z.tuple([z.number(), z.number()]) }),
   calibration: calibrationSchema.optional(),

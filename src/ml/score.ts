@@ -12,6 +12,22 @@ export interface InputSpec {
   statistic?: PatchStatistic;
 }
 
+/**
+ * The size an image is judged at in native mode: `scale` x its own size (the same texture scale for every
+ * image from one camera), enlarged if its shorter side would be under `minSide` (tiny images: the backbone
+ * needs room), then shrunk if its longer side would be over `maxSide` (0 = no cap). Aspect ratio kept.
+ */
+export function workingDimensions(
+  width: number,
+  height: number,
+  o: { scale: number; minSide: number; maxSide: number },
+): [number, number] {
+  let f = o.scale;
+  if (Math.min(width, height) * f < o.minSide) f = o.minSide / Math.min(width, height);
+  if (o.maxSide > 0 && Math.max(width, height) * f > o.maxSide) f = o.maxSide / Math.max(width, height);
+  return [Math.max(1, Math.round(width * f)), Math.max(1, Math.round(height * f))];
+}
+
 export interface ScoredImage {
   score: number;
   /** Residual map (width*height) when asked for: network size in resize mode, the image's own (working)

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ImageError, loadImage, loadImages, sniffFormat } from '../../src/main/io/images';
+import { workingDimensions } from '../../src/ml/score';
 import { tempDir } from '../helpers/fixtures';
 
 const t = tempDir();
@@ -24,6 +25,26 @@ async function rgbPng(name: string, w = 40, h = 30): Promise<string> {
 }
 
 describe('loadImage', () => {
+  it('judges at a share of the camera resolution, enlarging tiny images and capping huge ones (native mode)', async () => {
+    const at = async (
+      name: string,
+      w: number,
+      h: number,
+      o: { scale: number; minSide?: number; maxSide?: number },
+    ) => {
+      const s = await loadImage(await rgbPng(name, w, h), { channels: 1, ...o });
+      return [s.width, s.height];
+    };
+    // Half the resolution, aspect kept, for every size alike.
+    expect(await at('n1.png', 300, 200, { scale: 0.5 })).toEqual([150, 100]);
+    expect(await at('n2.png', 120, 90, { scale: 0.5 })).toEqual([60, 45]);
+    // A tiny image is enlarged until its shorter side is minSide...
+    expect(await at('n3.png', 28, 28, { scale: 0.5, minSide: 64 })).toEqual([64, 64]);
+    // ...a huge one shrunk until its longer side is maxSide.
+    expect(await at('n4.png', 800, 400, { scale: 1, maxSide: 200 })).toEqual([200, 100]);
+    expect(workingDimensions(300, 200, { scale: 0.5, minSide: 0, maxSide: 0 })).toEqual([150, 100]);
+  });
+
   it('decodes, converts RGB to gray and resizes for the model', async () => {
     const s = await loadImage(await rgbPng('rgb.png'), { channels: 1, size: 32 });
     expect([s.width, s.height, s.channels, s.data.length]).toEqual([32, 32, 1, 32 * 32]);

@@ -6,6 +6,8 @@ import {
   auroc,
   f1AtThreshold,
   f1OptimalThreshold,
+  labelRegions,
+  perRegionOverlap,
   pixelAuroc,
   quantile,
   quantileThreshold,
@@ -297,5 +299,52 @@ describe('pixelAuroc', () => {
       masks.push(mask);
     }
     expect(pixelAuroc(maps, masks)).toBeCloseTo(0.755, 12);
+  });
+});
+
+describe('perRegionOverlap (PRO)', () => {
+  const w = 10;
+  const blank = () => new Uint8Array(100);
+  it('labels 8-connected regions', () => {
+    const m = blank();
+    [0, 11, 22, 55, 56, 99].forEach((i) => (m[i] = 255)); // a diagonal chain, a pair, a corner pixel
+    const { labels, count } = labelRegions(m, w);
+    expect(count).toBe(3);
+    expect(labels[0]).toBe(labels[22]);
+    expect(labels[55]).toBe(labels[56]);
+    expect(labels[99]).not.toBe(labels[0]);
+  });
+
+  it('is 1 when every defect pixel outscores every good pixel, 0 when none does', () => {
+    const mask = blank();
+    for (let i = 40; i < 60; i++) mask[i] = 255;
+    const perfect = Float32Array.from(mask, (v, i) => (v ? 2 + i / 100 : i / 100));
+    expect(perRegionOverlap([perfect], [mask], [w])).toBeCloseTo(1, 6);
+    const inverted = Float32Array.from(mask, (v) => (v ? -1 : 1));
+    expect(perRegionOverlap([inverted], [mask], [w])).toBeCloseTo(0, 6);
+  });
+
+  it('weighs a small region as much as a large one', () => {
+    // Image A: a large region, found; image B: a one-pixel region, missed. PRO 0.5 whatever the sizes.
+    const a = blank();
+    for (let i = 0; i < 50; i++) a[i] = 255;
+    const b = blank();
+    b[77] = 255;
+    const mapA = Float32Array.from(a, (v, i) => (v ? 5 : i / 100));
+    const mapB = Float32Array.from(b, (_, i) => i / 100 - 10);
+    expect(perRegionOverlap([mapA, mapB], [a, b], [w, w])).toBeCloseTo(0.5, 6);
+  });
+
+  it('integrates the overlap over the false-positive rate up to maxFpr', () => {
+    // One region whose pixels sit at the good pixels' 80th percentile: found once FPR >= 0.2, so the curve
+    // is 0 on [0, 0.2) and 1 on [0.2, 0.3]: area ~ 0.1 / 0.3 (one threshold step of slack).
+    const mask = blank();
+    for (let i = 0; i < 5; i++) mask[i] = 255;
+    const map = new Float32Array(100);
+    let k = 0;
+    for (let i = 0; i < 100; i++) map[i] = mask[i] ? 0.795 : k++ / 95;
+    const v = perRegionOverlap([map], [mask], [w], 0.3, 300);
+    expect(v).toBeGreaterThan(0.3);
+    expect(v).toBeLessThan(0.37);
   });
 });

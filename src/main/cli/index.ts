@@ -11,6 +11,7 @@ import {
   METHODS,
   FEATURE_METHODS,
   DEFAULT_WORKING_SIZE,
+  DEFAULT_SCALE,
   PATCH_STATISTICS,
   selectBackend,
   SUPPORTED_SIZES,
@@ -61,7 +62,12 @@ const TRAIN = {
     size: {
       type: 'string',
       value: 'PX',
-      help: `GAN methods: the network input, ${SUPPORTED_SIZES.join('|')} (default 32); feature methods: the longest side images are judged at, 0 = native (default ${DEFAULT_WORKING_SIZE})`,
+      help: `GAN methods: the network input, ${SUPPORTED_SIZES.join('|')} (default 32); feature methods: the longest side images are judged at, at most (default ${DEFAULT_WORKING_SIZE}; 0 = no cap)`,
+    },
+    scale: {
+      type: 'string',
+      value: 'F',
+      help: `feature methods: judge images at F x the camera's resolution (default ${DEFAULT_SCALE})`,
     },
     channels: { type: 'string', value: '1|3', default: '1', help: 'gray or colour' },
     epochs: { type: 'string', value: 'N', default: '15', help: 'training epochs (at most)' },
@@ -133,6 +139,7 @@ async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<numbe
   const n = {
     epochs: num('epochs')!,
     seed: num('seed'),
+    scale: num('scale'),
     batch: num('batch'),
     workingSize: num('working-size')!,
     stride: num('stride'),
@@ -142,6 +149,13 @@ async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<numbe
     patience: num('patience'),
     limit: num('limit'),
   };
+  if (n.scale !== undefined && (!features || !(n.scale > 0 && n.scale <= 4)))
+    throw new UsageError(
+      features
+        ? '--scale must be above 0 and at most 4'
+        : `--scale is for the feature methods, not ${method}`,
+      'train',
+    );
   const backend = await header(values.backend);
   const progress = new Progress();
   // Ctrl-C stops between steps and keeps the last epoch's checkpoint (resume with --resume); a second one quits.
@@ -176,7 +190,10 @@ async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<numbe
       defects: values.defects ? resolve(values.defects) : undefined,
       patience: n.patience,
       limit: n.limit,
-      overrides: n.seed !== undefined ? { seed: n.seed } : undefined,
+      overrides: {
+        ...(n.seed !== undefined ? { seed: n.seed } : {}),
+        ...(n.scale !== undefined ? { scale: n.scale } : {}),
+      },
       resume: values.resume,
       backend,
       onPhase: (phase, total) => progress.phase(phase, total),

@@ -3,6 +3,7 @@
 // Every failure is an ImageError with a reason a person can act on; callers list it and go on.
 import { open } from 'node:fs/promises';
 import sharp from 'sharp';
+import { workingDimensions } from '../../ml/score';
 import type { ImageSample } from '../../ml/data';
 
 export class ImageError extends Error {
@@ -57,6 +58,13 @@ export interface LoadOptions {
   size?: number;
   /** Patch mode: shrink so the longer side is at most this (0/undefined: native resolution). */
   maxSide?: number;
+  /**
+   * Native mode (feature methods): judge at `scale` x the camera's resolution, so every image keeps the same
+   * texture scale whatever its size; then enlarged until the shorter side is at least `minSide`, and shrunk
+   * until the longer side is at most `maxSide` (see workingDimensions).
+   */
+  scale?: number;
+  minSide?: number;
 }
 
 function reason(e: unknown): string {
@@ -105,6 +113,13 @@ async function decode(
     if (!meta.width || !meta.height) throw new Error('no dimensions');
     if (opts.size) {
       img = img.resize(opts.size, opts.size, { fit: 'fill', kernel: 'lanczos3' });
+    } else if (opts.scale !== undefined) {
+      const [w, h] = workingDimensions(meta.width, meta.height, {
+        scale: opts.scale,
+        minSide: opts.minSide ?? 0,
+        maxSide: opts.maxSide ?? 0,
+      });
+      if (w !== meta.width || h !== meta.height) img = img.resize(w, h, { fit: 'fill', kernel: 'lanczos3' });
     } else if (opts.maxSide && Math.max(meta.width, meta.height) > opts.maxSide) {
       img = img.resize(opts.maxSide, opts.maxSide, { fit: 'inside', kernel: 'lanczos3' });
     }

@@ -131,14 +131,14 @@ export interface LoadedModel {
 /** The one place that turns a model's input description into decode options and a scoring spec, so
  * training, calibration, eval and scoring prepare images identically. */
 export function inputHandling(input: ModelMeta['input']): { input: InputSpec; load: LoadOptions } {
-  const { mode, size, channels, stride, statistic, workingSize } = input;
+  const { mode, size, channels, stride, statistic, workingSize, scale, minSide } = input;
   return {
     input: { mode, size, stride, statistic },
     load:
       mode === 'patch'
         ? { channels, maxSide: workingSize }
         : mode === 'native'
-          ? { channels, maxSide: size || undefined }
+          ? { channels, scale: scale ?? 1, minSide: minSide ?? 0, maxSide: size || undefined }
           : { channels, size },
   };
 }

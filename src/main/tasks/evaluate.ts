@@ -9,6 +9,7 @@ import {
   f1AtThreshold,
   PATCH_STATISTICS,
   patchImageScore,
+  perRegionOverlap,
   pixelAuroc,
   scoreImages,
   TfjsEngine,
@@ -27,6 +28,8 @@ export interface EvalRow {
   precision: number;
   recall: number;
   pixelAuroc: number;
+  /** Per-region overlap integrated to 30 % false-positive rate (Bergmann et al. 2020); NaN without masks. */
+  pro: number;
 }
 
 export interface EvalReport {
@@ -46,9 +49,9 @@ export interface EvalReport {
   /** Patch mode: image AUROC of every image statistic on the same tiles (how the default was chosen). */
   patchStatisticAuroc?: Record<string, number>;
   /**
-   * Resize mode: image AUROC of other scores from the same forward pass (the method's own score, the mean
-   * reconstruction error, the residual map's max and 99th percentile): what a residual-based score would
-   * give, measured without training anything else.
+   * Resize and native mode: image AUROC of other scores from the same forward pass (the method's own score, the
+   * mean reconstruction error or map value, the map's max and 99th percentile): what another image statistic
+   * would give, measured without training anything else. Reported, never used to choose a setting.
    */
   scoreAlternativesAuroc?: Record<string, number>;
   scores: { file: string; type: string; score: number }[];
@@ -73,6 +76,7 @@ function row(
   threshold: number,
   maps: Float32Array[],
   masks: Uint8Array[],
+  widths: number[],
 ): EvalRow {
   const f = f1AtThreshold(scores, labels, threshold);
   return {
@@ -84,6 +88,7 @@ function row(
     precision: f.precision,
     recall: f.recall,
     pixelAuroc: maps.length ? pixelAuroc(maps, masks) : NaN,
+    pro: maps.length ? perRegionOverlap(maps, masks, widths) : NaN,
   };
 }
 
@@ -140,11 +145,11 @@ export async function evaluateModel(
     );
   }
   let scoreAlternativesAuroc: Record<string, number> | undefined;
-  if (input.mode === 'resize') {
+  if (input.mode === 'resize' || (input.mode === 'native' && wantPixel)) {
     const labels = loaded.files.map((f) => byFile.get(f)!.label);
     const alt: Record<string, (s: (typeof scored)[number]) => number> = {
       [meta.method]: (s) => s.score,
-      'reconstruction-error': (s) => s.error ?? NaN,
+      [input.mode === 'native' ? 'map-mean' : 'reconstruction-error']: (s) => s.error ?? NaN,
       'map-max': (s) => s.map!.reduce((a, b) => Math.max(a, b), -Infinity),
       'map-p99': (s) => quantile(s.map!, 0.99),
     };
@@ -174,6 +179,7 @@ export async function evaluateModel(
       threshold,
       wantPixel ? subset.map((s) => s.map!) : [],
       wantPixel ? subset.map((s) => masks.get(s.file)!) : [],
+      subset.map((s) => s.w),
     );
   const good = items.filter((s) => s.label === 0);
   const types = [...new Set(items.filter((s) => s.label === 1).map((s) => s.type))].sort();

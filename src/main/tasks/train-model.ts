@@ -108,6 +108,7 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
   const valFiles = split.validation;
   const calFiles = split.calibration;
 
+  const config: DetectorConfig = savedConfig ?? defaultConfig(method, size, channels, o.overrides);
   const metaInput: ModelMeta['input'] = o.patch
     ? {
         mode: 'patch',
@@ -117,7 +118,15 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
         stride: o.patch.stride ?? size / 2,
         statistic: o.patch.statistic ?? DEFAULT_PATCH_STATISTIC,
       }
-    : { mode: features ? 'native' : 'resize', size, channels };
+    : features
+      ? {
+          mode: 'native',
+          size,
+          channels,
+          scale: (config as PatchcoreConfig).scale,
+          minSide: (config as PatchcoreConfig).minSide,
+        }
+      : { mode: 'resize', size, channels };
   const { input, load } = inputHandling(metaInput);
   o.onPhase?.('loading images', files.length);
   const all = await loadImages([...split.train, ...valFiles, ...calFiles], load, o.onLoadProgress);
@@ -148,7 +157,6 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
     o.onWarning?.(tooFew);
   }
 
-  const config: DetectorConfig = savedConfig ?? defaultConfig(method, size, channels, o.overrides);
   // The feature methods start from a pretrained backbone read from its npm package (no network).
   const detector = createDetector(
     config,
@@ -190,7 +198,7 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
     );
     const heatmap = heatmapScale(
       calScored.map((s) => s.map!),
-      features,
+      features ? calibration.threshold : undefined,
     );
 
     const meta: ModelMeta = {
@@ -242,17 +250,19 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
 }
 
 /**
- * The heatmap's colour scale from held-out good images' maps (subsampled): "hot" is their 99.9th percentile
- * pixel. Cold is 0 for pixel residuals; for feature distances, which are never near 0, it is their median, so
- * an ordinary good surface shows cold rather than lukewarm.
+ * The heatmap's colour scale from held-out good images' maps (subsampled). Pixel residuals: 0 is cold, the
+ * good pixels' 99.9th percentile is hot. Feature distances are never near 0 and their image score IS the map's
+ * maximum, so there cold is the good pixels' 90th percentile (an ordinary surface shows blue) and hot is the
+ * calibrated threshold (`flagAt`): a red spot is one that alone flags the part.
  */
-function heatmapScale(maps: Float32Array[], features: boolean): { vmin: number; vmax: number } {
+function heatmapScale(maps: Float32Array[], flagAt?: number): { vmin: number; vmax: number } {
   const n = maps.reduce((a, m) => a + m.length, 0);
   const step = Math.max(1, Math.floor(n / 2_000_000));
   const pool: number[] = [];
   for (const m of maps) for (let i = 0; i < m.length; i += step) pool.push(m[i]);
-  const vmax = Math.max(1e-6, quantile(pool, 0.999));
-  return { vmin: features ? Math.min(quantile(pool, 0.5), vmax * 0.999) : 0, vmax };
+  if (flagAt === undefined) return { vmin: 0, vmax: Math.max(1e-6, quantile(pool, 0.999)) };
+  const vmin = quantile(pool, 0.9);
+  return { vmin, vmax: Math.max(flagAt, vmin + 1e-6) };
 }
 
 /** Longest side of the reference images a memory-bank model keeps (what Review shows beside a part). */

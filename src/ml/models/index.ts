@@ -10,7 +10,14 @@ import { checkSize } from './networks';
 
 export * from './types';
 export { FUSION_COMPONENTS, GanomalyFusion } from './ganomaly-fusion';
-export { DEFAULT_WORKING_SIZE, Patchcore, PATCHCORE_DEFAULTS, randomProjection } from './patchcore';
+export {
+  DEFAULT_MIN_SIDE,
+  DEFAULT_SCALE,
+  DEFAULT_WORKING_SIZE,
+  Patchcore,
+  PATCHCORE_DEFAULTS,
+  randomProjection,
+} from './patchcore';
 export { SUPPORTED_SIZES } from './networks';
 
 /**

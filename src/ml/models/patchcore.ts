@@ -33,8 +33,19 @@ import type {
   StepLosses,
 } from './types';
 
+/**
+ * How a feature model sizes images by default (bench/results/detection.md has the measurements): half the
+ * camera's resolution (a larger receptive field on the part's texture, and a quarter of the work), the shorter
+ * side at least 64 px (the backbone's deepest tap is 16 px a cell), the longer side at most 1024 px.
+ */
+export const DEFAULT_SCALE = 0.5;
+export const DEFAULT_MIN_SIDE = 64;
+export const DEFAULT_WORKING_SIZE = 1024;
+
 export const PATCHCORE_DEFAULTS: Omit<PatchcoreConfig, 'size' | 'channels'> = {
   method: 'patchcore',
+  scale: DEFAULT_SCALE,
+  minSide: DEFAULT_MIN_SIDE,
   seed: 42,
   heatmapSigma: 4,
   backbone: MOBILENET_V2.id,
@@ -44,12 +55,6 @@ export const PATCHCORE_DEFAULTS: Omit<PatchcoreConfig, 'size' | 'channels'> = {
   bankSize: 4000,
   projection: 32,
 };
-
-/**
- * The longest side, in pixels, a feature model judges images at by default (aspect kept; smaller images are
- * not enlarged): see bench/results/detection.md for the measurement behind it.
- */
-export const DEFAULT_WORKING_SIZE = 512;
 
 /** Query rows per distance block: bounds the [rows, bank] matrix (4096 x 4000 floats = 64 MB). */
 const QUERY_BLOCK = 4096;

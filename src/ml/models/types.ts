@@ -67,7 +67,11 @@ export interface AnoganConfig extends CommonConfig {
 /** PatchCore (Roth et al. 2022) on a pretrained backbone's features; see patchcore.ts. */
 export interface PatchcoreConfig {
   method: 'patchcore';
-  /** Longest side, in pixels, images are judged at (larger ones are shrunk, aspect kept); 0 = native. */
+  /** Images are judged at `scale` x the camera's resolution (aspect kept), so texture keeps one scale. */
+  scale: number;
+  /** ...enlarged so the shorter side is at least this (tiny images)... */
+  minSide: number;
+  /** ...and shrunk so the longer side is at most this (0 = no cap). */
   size: number;
   channels: 1 | 3;
   /** Seed of the random projection used to choose the coreset. Default 42. */

@@ -27,6 +27,7 @@ import {
 } from './audit-chain';
 import { OUTPUTS_MIGRATION } from './outputs/outbox-schema';
 import { NORMALISED_SCORE_MIGRATION } from './normalised-score';
+import { LINEAGE_MIGRATION } from './lineage/schema';
 
 export type { ChainVerification } from './audit-chain';
 
@@ -480,6 +481,8 @@ export const MIGRATIONS: readonly Migration[] = [
   // The plant outputs keep their tables in their own module (outputs/outbox-schema.ts).
   { version: 4, ...OUTPUTS_MIGRATION },
   { version: 5, ...NORMALISED_SCORE_MIGRATION },
+  // Model lineage keeps its tables in its own module (lineage/schema.ts).
+  { version: 6, ...LINEAGE_MIGRATION },
 ];
 
 /** The schema version this code writes. */

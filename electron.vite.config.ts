@@ -55,5 +55,12 @@ export default defineConfig({
       },
     },
     plugins: [vue(), devInlineStyles()],
+    // vue-i18n's build flags: Composition API only (the legacy API is dropped from the bundle), no devtools
+    // in production. Its message compiler runs without eval (JIT to an AST), so the strict CSP holds.
+    define: {
+      __VUE_I18N_FULL_INSTALL__: true,
+      __VUE_I18N_LEGACY_API__: false,
+      __INTLIFY_PROD_DEVTOOLS__: false,
+    },
   },
 });

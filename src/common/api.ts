@@ -3,6 +3,7 @@
 // (tests, CLI) all carry exactly this; main, preload and renderer import their types from this file.
 // Requests are validated with these zod schemas at every boundary (a renderer is never trusted).
 import { z } from 'zod';
+import { LANGUAGES } from './languages';
 import type { ReportSummary } from './report';
 
 /** The name shown in window titles and the UI. */
@@ -52,7 +53,8 @@ const timeZone = z.string().min(1).max(64).refine(isTimeZone, 'not a known IANA 
 
 /**
  * A report's period (end exclusive), one line or all, and an optional lot/batch label. Its days are local
- * days of `timeZone` (the client's; the station's own zone when absent).
+ * days of `timeZone` (the client's; the station's own zone when absent); its PDF and CSV are written in
+ * `language` (English when absent).
  */
 const reportPeriod = z.object({
   from: isoTime,
@@ -60,6 +62,7 @@ const reportPeriod = z.object({
   lineId: id.optional(),
   lot: text(80).optional(),
   timeZone: timeZone.optional(),
+  language: z.enum(LANGUAGES).optional(),
 });
 /** Report files are named by the station (no folders, no dots before the extension but the one). */
 export const REPORT_FILE_NAME = /^[A-Za-z0-9_-]{1,120}\.(pdf|csv)$/;

@@ -1,7 +1,8 @@
 // The Live view's rate: counts per 10-second bucket (from the station's database, then from events) read
 // as images per minute over the last five minutes, against the station's clock.
 import { describe, expect, it } from 'vitest';
-import { RATE_WINDOW_MS, ratePerMinute, rateText } from '../../src/renderer/src/throughput';
+import { RATE_WINDOW_MS, ratePerMinute } from '../../src/renderer/src/throughput';
+import { rate } from '../../src/renderer/src/i18n/intl';
 
 const B = 10_000;
 const T0 = Date.parse('2026-01-05T06:00:00Z');
@@ -16,7 +17,7 @@ describe('ratePerMinute', () => {
       counts.set(b, (counts.get(b) ?? 0) + 1);
     }
     expect(ratePerMinute(counts, now, B)).toBeCloseTo(20, 0);
-    expect(rateText(ratePerMinute(counts, now, B))).toBe('20');
+    expect(rate('en', ratePerMinute(counts, now, B))).toBe('20');
   });
 
   it('counts the current bucket whole and the bucket cut by the window pro rata', () => {
@@ -37,10 +38,12 @@ describe('ratePerMinute', () => {
     expect(ratePerMinute(new Map([[T0 + B, 5]]), T0 + 5_000, B)).toBe(0);
   });
 
-  it('shows one decimal below 10 a minute', () => {
-    expect(rateText(1)).toBe('1.0');
-    expect(rateText(9.94)).toBe('9.9');
-    expect(rateText(12.4)).toBe('12');
-    expect(rateText(0)).toBe('0.0');
+  it('shows one decimal below 10 a minute, as the language writes it', () => {
+    expect(rate('en', 1)).toBe('1.0');
+    expect(rate('en', 9.94)).toBe('9.9');
+    expect(rate('en', 12.4)).toBe('12');
+    expect(rate('en', 0)).toBe('0.0');
+    expect(rate('de', 9.94)).toBe('9,9');
+    expect(rate('de', 1234.4)).toBe('1.234');
   });
 });

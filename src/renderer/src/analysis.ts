@@ -45,11 +45,6 @@ export function roc(negative: number[], positive: number[]): { points: RocPoint[
   return { points: curve.fpr.map((fpr, i) => ({ fpr, tpr: curve.tpr[i] })), auc: auroc(scores, labels) };
 }
 
-/** 12.3 % style, or an em dash for NaN. */
-export function percent(x: number, digits = 1): string {
-  return Number.isFinite(x) ? `${(x * 100).toFixed(digits)} %` : '—';
-}
-
 export interface Axis {
   min: number;
   max: number;

@@ -27,8 +27,3 @@ export function ratePerMinute(
   }
   return (n * 60_000) / windowMs;
 }
-
-/** A rate as the counters show it: one decimal below 10 per minute, whole numbers above. */
-export function rateText(perMinute: number): string {
-  return perMinute < 10 ? perMinute.toFixed(1) : String(Math.round(perMinute));
-}

@@ -2,8 +2,8 @@
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import type { Inspection, InspectionDetail, Requests } from '../../../common/api';
-import { errorText, station } from '../station';
-import { useSession } from './session';
+import { station } from '../station';
+import { failed, useSession } from './session';
 
 export type HistoryFilters = Omit<Requests['queryInspections'], 'cursor' | 'limit'>;
 
@@ -42,7 +42,7 @@ export const useHistory = defineStore('history', () => {
       total.value = r.total;
       nextCursor.value = r.nextCursor;
     } catch (e) {
-      useSession().notify(`history: ${errorText(e)}`);
+      useSession().notify(failed('history', e));
     } finally {
       loading.value = false;
     }

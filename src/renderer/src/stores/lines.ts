@@ -87,21 +87,21 @@ export const useLines = defineStore('lines', () => {
   });
 
   const add = (req: Requests['addLine']) =>
-    attempt('add line', async () => {
+    attempt('addLine', async () => {
       const l = await station.addLine(req);
       upsert(l);
       return l;
     });
   const update = (req: Requests['updateLine']) =>
-    attempt('update line', async () => {
+    attempt('updateLine', async () => {
       const l = await station.updateLine(req);
       upsert(l);
       return l;
     });
   const setState = (id: number, state: 'active' | 'paused') =>
-    attempt('pause/resume', async () => upsert(await station.setLineState({ id, state })));
+    attempt('pauseResume', async () => upsert(await station.setLineState({ id, state })));
   const remove = (id: number) =>
-    attempt('remove line', async () => {
+    attempt('removeLine', async () => {
       await station.removeLine({ id });
       lines.value = lines.value.filter((l) => l.id !== id);
     });

@@ -38,7 +38,7 @@ export const useModels = defineStore('models', () => {
   });
 
   const train = (req: Requests['startTraining']) =>
-    attempt('start training', async () => upsertJob(await station.startTraining(req)));
+    attempt('startTraining', async () => upsertJob(await station.startTraining(req)));
   const cancel = (jobId: number) =>
     attempt('cancel', async () => upsertJob(await station.cancelTraining({ jobId })));
   const resume = (jobId: number) =>
@@ -67,7 +67,7 @@ export const useModels = defineStore('models', () => {
   }
 
   const register = (folder: string) =>
-    attempt('register model', async () => {
+    attempt('registerModel', async () => {
       const m = await station.registerModel({ folder });
       models.value = [...models.value.filter((x) => x.id !== m.id), m];
       return m;

@@ -29,17 +29,17 @@ export const useOutputs = defineStore('outputs', () => {
   });
 
   const setMqtt = (req: Requests['setMqttOutput']) =>
-    attempt('MQTT output', async () => upsert(await station.setMqttOutput(req)));
+    attempt('mqttOutput', async () => upsert(await station.setMqttOutput(req)));
   const setOpcua = (req: Requests['setOpcuaOutput']) =>
-    attempt('OPC UA server', async () => upsert(await station.setOpcuaOutput(req)));
+    attempt('opcuaServer', async () => upsert(await station.setOpcuaOutput(req)));
   const remove = (id: number) =>
-    attempt('remove output', async () => {
+    attempt('removeOutput', async () => {
       await station.removeOutput({ id });
       outputs.value = outputs.value.filter((o) => o.id !== id);
       return true;
     });
   const trust = (thumbprint: string) =>
-    attempt('trust OPC UA client', async () => upsert(await station.trustOpcuaClient({ thumbprint })));
+    attempt('trustClient', async () => upsert(await station.trustOpcuaClient({ thumbprint })));
 
   return { outputs, loaded, load, setMqtt, setOpcua, remove, trust };
 });

@@ -5,7 +5,7 @@ import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { Decision, Inspection, InspectionDetail } from '../../../common/api';
 import { errorText, station } from '../station';
-import { useSession } from './session';
+import { failed, useSession } from './session';
 
 export const useReview = defineStore('review', () => {
   const queue = ref<Inspection[]>([]);
@@ -29,7 +29,7 @@ export const useReview = defineStore('review', () => {
       index.value = Math.min(index.value, Math.max(0, queue.value.length - 1));
       if (!correcting.value) await open(queue.value[index.value]?.id);
     } catch (e) {
-      useSession().notify(`review queue: ${errorText(e)}`);
+      useSession().notify(failed('reviewQueue', e));
     }
   }
 

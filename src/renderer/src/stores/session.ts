@@ -2,6 +2,7 @@
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import type { Operator, StationInfo } from '../../../common/api';
+import { t } from '../i18n';
 import { errorText, station } from '../station';
 
 export interface Notice {
@@ -33,14 +34,14 @@ export const useSession = defineStore('session', () => {
       connected.value = true;
     } catch (e) {
       connected.value = false;
-      notify(`cannot reach the station: ${errorText(e)}`);
+      notify(t('notice.unreachable', { error: errorText(e) }));
     }
   }
 
   async function signIn(name: string, badge?: string): Promise<boolean> {
     try {
       operator.value = await station.signIn({ name, badge: badge || undefined });
-      notify(`signed in as ${operator.value.name}`, 'info');
+      notify(t('notice.signedIn', { name: operator.value.name }), 'info');
       return true;
     } catch (e) {
       notify(errorText(e));
@@ -55,12 +56,41 @@ export const useSession = defineStore('session', () => {
   return { info, operator, notices, connected, notify, dismiss, load, signIn };
 });
 
+/** What a station call was doing, as its failure notice names it (keys of `notice.what`). */
+export type Attempt =
+  | 'lines'
+  | 'addLine'
+  | 'updateLine'
+  | 'pauseResume'
+  | 'removeLine'
+  | 'models'
+  | 'startTraining'
+  | 'cancel'
+  | 'resume'
+  | 'calibration'
+  | 'evaluate'
+  | 'registerModel'
+  | 'outputs'
+  | 'mqttOutput'
+  | 'opcuaServer'
+  | 'removeOutput'
+  | 'trustClient'
+  | 'reviewQueue'
+  | 'history'
+  | 'reportPreview'
+  | 'reportExport';
+
+/** A failure notice: what was being done, in the UI's language, then the station's own message. */
+export function failed(what: Attempt, e: unknown): string {
+  return t('notice.failed', { what: t(`notice.what.${what}`), error: errorText(e) });
+}
+
 /** Run a station call; on failure tell the user (prefixed with what was being done) and give undefined. */
-export async function attempt<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
+export async function attempt<T>(what: Attempt, call: () => Promise<T>): Promise<T | undefined> {
   try {
     return await call();
   } catch (e) {
-    useSession().notify(`${what}: ${errorText(e)}`);
+    useSession().notify(failed(what, e));
     return undefined;
   }
 }

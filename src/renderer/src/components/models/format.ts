@@ -1,10 +1,11 @@
 // Number and time formats shared by the Models view's panels, so every panel writes a score, a metric and
-// a time the same way. (Rates use analysis.percent.)
-export { score } from '../../format';
+// a time the same way, in the UI's language (../../i18n/format).
+import { fixed } from '../../i18n/format';
+export { fixed, int, percent, score, when } from '../../i18n/format';
 
 /** AUROC, AUPRC, F1: three decimals, as papers and `station eval` print them. */
 export function metric(x: number | null | undefined): string {
-  return x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(3);
+  return fixed(x, 3);
 }
 
 /** Seconds as mm:ss (minutes keep counting past 59: a long run reads 125:03). */
@@ -12,15 +13,6 @@ export function mmss(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '—';
   const s = Math.round(seconds);
   return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
-}
-
-/** A timestamp in the operator's locale, without seconds. */
-export function when(iso: string | null | undefined): string {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime())
-    ? iso
-    : d.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' });
 }
 
 /** Enough of a sha256 to tell two training sets apart at a glance; the full one is in the title. */

@@ -6,6 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import type { Calibration } from './calibration';
 import { createDetector, METHODS, type Detector, type DetectorConfig, type NamedTensor } from './models';
+import { ONNX_BACKBONE } from './backbone';
+import type { FeatureSource } from './backbone/features';
 
 export const FORMAT_VERSION = 1;
 
@@ -124,6 +126,7 @@ export async function detectorArtifacts(d: Detector): Promise<Record<string, tf.
 export async function loadDetector(
   config: DetectorConfig,
   artifacts: Record<string, tf.io.ModelArtifacts>,
+  source?: FeatureSource,
 ): Promise<Detector> {
   const expected = Object.keys(createDetectorShapeOnly(config));
   const nets: Record<string, tf.LayersModel> = {};
@@ -132,14 +135,17 @@ export async function loadDetector(
     if (!a) throw new Error(`model is missing network "${name}"`);
     nets[name] = await tf.loadLayersModel(tf.io.fromMemory(a));
   }
-  return createDetector(config, nets);
+  return createDetector(config, nets, source);
 }
 
 /** The network names a method has, without building weights twice. */
 function createDetectorShapeOnly(config: DetectorConfig): Record<string, true> {
   switch (config.method) {
     case 'patchcore':
-      return { backbone: true, memory_bank: true };
+      // An ONNX backbone lives in the model folder as backbone.onnx, not as a tfjs network.
+      return config.backbone === ONNX_BACKBONE
+        ? { memory_bank: true }
+        : { backbone: true, memory_bank: true };
     case 'ganomaly-fusion':
       return {
         encoder_g: true,

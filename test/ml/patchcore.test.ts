@@ -100,7 +100,7 @@ describe('PatchCore', () => {
     const img = texturedPart({ width: W, height: H, channels: 1, seed: 7, defect: 'spot' }).sample;
     const x = toBatch([img]);
     const { features, distance, row } = tf.tidy(() => {
-      const f = patchFeatures(detector.backbone, 'standardised', x).features;
+      const f = patchFeatures(detector.backbone!, 'standardised', x).features;
       return { features: f, ...detector.nearestRows(f) };
     });
     const q = features.arraySync() as number[][];

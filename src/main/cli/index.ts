@@ -29,6 +29,7 @@ import { chooseEngine } from '../station/engine-choice';
 import { START, cmdStart } from './demo-station';
 import { cmdServe, cmdVerifyAudit, cmdWatch, ENGINES, SERVE, VERIFY_AUDIT, WATCH } from './station-commands';
 import { cmdReport, REPORT } from './report-command';
+import { cmdLineage, cmdUpdateModel, LINEAGE, UPDATE_MODEL } from './lineage-commands';
 import {
   choiceOption,
   commandUsage,
@@ -63,6 +64,22 @@ const TRAIN = {
       type: 'string',
       value: 'PX',
       help: `GAN methods: the network input, ${SUPPORTED_SIZES.join('|')} (default 32); feature methods: the longest side images are judged at, at most (default ${DEFAULT_WORKING_SIZE}; 0 = no cap)`,
+    },
+    'backbone-onnx': {
+      type: 'string',
+      value: 'FILE',
+      help: 'feature methods: your own backbone, an ONNX file (one NCHW float image in, any size; see README)',
+    },
+    'backbone-outputs': {
+      type: 'string',
+      value: 'A,B',
+      help: 'with --backbone-onnx: the output names to tap, shallowest first',
+    },
+    'backbone-norm': {
+      type: 'string',
+      value: 'imagenet|unit|standardised',
+      default: 'imagenet',
+      help: 'with --backbone-onnx: how it wants pixels (imagenet: torchvision models)',
     },
     scale: {
       type: 'string',
@@ -149,6 +166,25 @@ async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<numbe
     patience: num('patience'),
     limit: num('limit'),
   };
+  const backboneOnnx = values['backbone-onnx']
+    ? {
+        file: resolve(values['backbone-onnx']),
+        outputs: (values['backbone-outputs'] ?? '').split(',').filter(Boolean),
+        normalisation: choiceOption(
+          values['backbone-norm'],
+          'backbone-norm',
+          ['imagenet', 'unit', 'standardised'] as const,
+          'train',
+        ),
+      }
+    : undefined;
+  if (backboneOnnx && (!features || !backboneOnnx.outputs.length))
+    throw new UsageError(
+      features
+        ? '--backbone-onnx needs --backbone-outputs A,B (the feature maps to tap)'
+        : `--backbone-onnx is for the feature methods, not ${method}`,
+      'train',
+    );
   if (n.scale !== undefined && (!features || !(n.scale > 0 && n.scale <= 4)))
     throw new UsageError(
       features
@@ -190,6 +226,7 @@ async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<numbe
       defects: values.defects ? resolve(values.defects) : undefined,
       patience: n.patience,
       limit: n.limit,
+      backboneOnnx,
       overrides: {
         ...(n.seed !== undefined ? { seed: n.seed } : {}),
         ...(n.scale !== undefined ? { scale: n.scale } : {}),
@@ -425,6 +462,8 @@ const COMMANDS: Command[] = [
   command(WATCH, (p) => cmdWatch(p, () => header(p.values.backend))),
   command(VERIFY_AUDIT, async (p) => cmdVerifyAudit(p.values)),
   command(REPORT, async (p) => cmdReport(p.values)),
+  command(UPDATE_MODEL, async (p) => (await header(p.values.backend), cmdUpdateModel(p.values))),
+  command(LINEAGE, async (p) => cmdLineage(p.values)),
   command(EXPORT, cmdExport),
   command(BACKEND, async (p) => (await header(p.values.backend), 0)),
 ];

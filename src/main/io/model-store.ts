@@ -6,6 +6,8 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { LoadOptions } from './images';
+import { ONNX_BACKBONE, type BackboneNormalisation } from '../../ml/backbone';
+import { OnnxBackbone } from '../../ml/onnx';
 import {
   FORMAT_VERSION,
   loadDetector,
@@ -62,6 +64,9 @@ async function readNetworks(root: string, names: string[]): Promise<Record<strin
 export const ONNX_FILE = 'model.onnx';
 /** The held-out good (and known defect) scores the threshold was calibrated on: the Calibrate view plots them. */
 export const CALIBRATION_SCORES_FILE = 'calibration-scores.json';
+
+/** A PatchCore model's own ONNX backbone, copied into its folder at training. */
+export const BACKBONE_ONNX_FILE = 'backbone.onnx';
 
 /** Where a memory-bank model keeps training image `index` (see referenceImages in train-model.ts). */
 export function referenceFile(index: number): string {
@@ -123,6 +128,8 @@ export async function readModelMeta(dir: string): Promise<ModelMeta> {
 export interface LoadedModel {
   meta: ModelMeta;
   detector: Detector;
+  /** A PatchCore model's own ONNX backbone (backbone.onnx), when it has one: the bytes the engines run. */
+  onnxBackbone?: { bytes: Uint8Array; outputs: string[]; normalisation: BackboneNormalisation };
   /** How images must be prepared and scored for this model (see inputHandling). */
   input: InputSpec;
   load: LoadOptions;
@@ -153,7 +160,21 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     throw new Error(`damaged model in ${dir}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
   try {
-    const detector = await loadDetector(meta.config as unknown as DetectorConfig, nets);
+    const config = meta.config as unknown as DetectorConfig;
+    if (config.method === 'patchcore' && config.backbone === ONNX_BACKBONE) {
+      // The engineer's backbone runs on ONNX Runtime; the tfjs side gets its taps as a feature source.
+      const file = join(dir, BACKBONE_ONNX_FILE);
+      if (!existsSync(file)) throw new Error(`${BACKBONE_ONNX_FILE} is missing`);
+      const onnxBackbone = {
+        bytes: new Uint8Array(await readFile(file)),
+        outputs: config.layers,
+        normalisation: config.normalisation,
+      };
+      const runner = await OnnxBackbone.create(onnxBackbone.bytes, onnxBackbone);
+      const detector = await loadDetector(config, nets, runner.source());
+      return { meta, detector, onnxBackbone, ...inputHandling(meta.input) };
+    }
+    const detector = await loadDetector(config, nets);
     return { meta, detector, ...inputHandling(meta.input) };
   } catch (e) {
     throw new Error(`damaged model in ${dir}: ${(e as Error).message.split('\n')[0]}`, { cause: e });

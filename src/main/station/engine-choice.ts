@@ -7,7 +7,15 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, TfjsEngine, type ImageBatch, type Method, type ScoringEngine } from '../../ml';
-import { checkParity, exportOnnx, OnnxEngine, PARITY_TOLERANCE, whyNotOnnx } from '../../ml/onnx';
+import {
+  checkParity,
+  exportOnnx,
+  OnnxBackbone,
+  OnnxEngine,
+  OnnxFeatureEngine,
+  PARITY_TOLERANCE,
+  whyNotOnnx,
+} from '../../ml/onnx';
 import type { LoadedModel } from '../io/model-store';
 
 export type EnginePreference = 'auto' | 'tfjs' | 'onnxruntime';
@@ -44,11 +52,20 @@ export async function chooseEngine(
     if (pref === 'onnxruntime') throw new Error(`${not.name} cannot run on ONNX Runtime: ${not.why}`);
     return { engine: tfjs, reason: `${not.name}: ${not.why}; tfjs` };
   }
-  let onnx: OnnxEngine | undefined;
+  let onnx: ScoringEngine | undefined;
   try {
     const file = join(modelDir, 'model.onnx');
     const bytes = existsSync(file) ? await readFile(file) : exportOnnx(model.detector);
-    onnx = await OnnxEngine.create(bytes, { threads });
+    const ob = model.onnxBackbone;
+    // An ONNX backbone: its own session, then the exported head. The tfjs engine it is checked against runs
+    // the same backbone on ONNX Runtime with the head in tfjs, so the check covers the head.
+    onnx = ob
+      ? await OnnxFeatureEngine.create(
+          await OnnxBackbone.create(ob.bytes, { ...ob, threads }),
+          bytes,
+          threads,
+        )
+      : await OnnxEngine.create(bytes, { threads });
     const { size, channels } = model.meta.input;
     const native = model.meta.input.mode === 'native';
     const parity = await checkParity(onnx, tfjs, probeBatch(size, channels, undefined, native));

@@ -28,7 +28,9 @@ import {
   type TrainResult,
   TfjsEngine,
 } from '../../ml';
-import { exportOnnx, onnxExportable } from '../../ml/onnx';
+import { exportOnnx, OnnxBackbone, onnxExportable } from '../../ml/onnx';
+import { ONNX_BACKBONE, type BackboneNormalisation } from '../../ml/backbone';
+import { readFile } from 'node:fs/promises';
 import { loadBundledBackbone } from '../io/backbones';
 import { calibrationSetWarning } from '../../common/calibration';
 import { hashFiles, listImages, splitGoodImages, trainingImages } from '../io/datasets';
@@ -38,6 +40,7 @@ import {
   loadCheckpoint,
   removeCheckpoint,
   saveCheckpoint,
+  BACKBONE_ONNX_FILE,
   referenceFile,
   saveModel,
 } from '../io/model-store';
@@ -68,6 +71,11 @@ export interface TrainModelOptions {
   onPhase?: (phase: string, total?: number) => void;
   onLoadProgress?: (done: number) => void;
   onProgress?: (p: TrainProgress) => void;
+  /**
+   * Feature methods: an engineer's own backbone (an ONNX file taking one NCHW float image of any size and
+   * giving the named feature maps) instead of the bundled one; copied into the model folder.
+   */
+  backboneOnnx?: { file: string; outputs: string[]; normalisation: BackboneNormalisation };
   /** Memory-bank methods: feature extraction and coreset progress. */
   onFitProgress?: (p: { phase: string; done: number; total: number }) => void;
   /** Told as soon as something is known the user should hear about (also returned in `warnings`). */
@@ -108,7 +116,24 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
   const valFiles = split.validation;
   const calFiles = split.calibration;
 
-  const config: DetectorConfig = savedConfig ?? defaultConfig(method, size, channels, o.overrides);
+  if (o.backboneOnnx && !features)
+    throw new Error(`an ONNX backbone is for the feature methods (patchcore), not ${method}`);
+  const backboneBytes = o.backboneOnnx ? new Uint8Array(await readFile(o.backboneOnnx.file)) : undefined;
+  const config: DetectorConfig =
+    savedConfig ??
+    defaultConfig(method, size, channels, {
+      ...o.overrides,
+      ...(o.backboneOnnx
+        ? {
+            backbone: ONNX_BACKBONE,
+            layers: o.backboneOnnx.outputs,
+            normalisation: o.backboneOnnx.normalisation,
+          }
+        : {}),
+    } as Partial<DetectorConfig>);
+  const onnxBackbone = backboneBytes
+    ? await OnnxBackbone.create(backboneBytes, { ...o.backboneOnnx!, threads: 2 })
+    : undefined;
   const metaInput: ModelMeta['input'] = o.patch
     ? {
         mode: 'patch',
@@ -157,11 +182,14 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
     o.onWarning?.(tooFew);
   }
 
-  // The feature methods start from a pretrained backbone read from its npm package (no network).
-  const detector = createDetector(
-    config,
-    features ? { backbone: await loadBundledBackbone((config as PatchcoreConfig).backbone) } : undefined,
-  );
+  // The feature methods start from a pretrained backbone: the bundled one, read from its npm package (no
+  // network), or the engineer's ONNX file, run by ONNX Runtime (opened before any image is loaded).
+  const detector = onnxBackbone
+    ? createDetector(config, undefined, onnxBackbone.source())
+    : createDetector(
+        config,
+        features ? { backbone: await loadBundledBackbone((config as PatchcoreConfig).backbone) } : undefined,
+      );
   const batchSize = o.batchSize ?? 32;
   try {
     o.onPhase?.(saved ? `resuming after epoch ${saved.checkpoint.epoch}` : 'training');
@@ -240,12 +268,16 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
       await detectorArtifacts(detector),
       onnx,
       { good: calScored.map((s) => s.score), defect: defectScores ?? [] },
-      await referenceImages(detector, train),
+      {
+        ...(await referenceImages(detector, train)),
+        ...(backboneBytes ? { [BACKBONE_ONNX_FILE]: backboneBytes } : {}),
+      },
     );
     await removeCheckpoint(o.out);
     return { meta, result, skipped, warnings };
   } finally {
     detector.dispose();
+    await onnxBackbone?.dispose();
   }
 }
 

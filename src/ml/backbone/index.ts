@@ -11,6 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 export type BackboneNormalisation =
   /** [0, 255] -> [0, 1]. */
   | 'unit'
+  /** [0, 1], then ImageNet's per-channel mean and std (torchvision's pretrained models). */
+  | 'imagenet'
   /**
    * Each image standardised to mean 0.5, std 0.2 over all its pixels before the network: a camera image's
    * exposure and gain change from lot to lot, and the features should see texture, not brightness.
@@ -51,6 +53,12 @@ export const MOBILENET_V2: BackboneSpec = {
 };
 
 export const BACKBONES: readonly BackboneSpec[] = [MOBILENET_V2];
+
+/**
+ * The backbone id of a model whose backbone is an engineer's own ONNX file (kept in the model folder as
+ * backbone.onnx; its tapped outputs and strides are in the model's config). It runs on ONNX Runtime only.
+ */
+export const ONNX_BACKBONE = 'onnx';
 
 export function backboneSpec(id: string): BackboneSpec {
   const spec = BACKBONES.find((b) => b.id === id);
@@ -128,6 +136,8 @@ export function backboneInput(x: tf.Tensor4D, normalisation: BackboneNormalisati
   let rgb = x.shape[3] === 1 ? (tf.tile(x, [1, 1, 1, 3]) as tf.Tensor4D) : x;
   rgb = rgb.add(1).mul(0.5) as tf.Tensor4D; // [0, 1]
   if (normalisation === 'unit') return rgb;
+  if (normalisation === 'imagenet')
+    return rgb.sub(tf.tensor1d(IMAGENET_MEAN)).div(tf.tensor1d(IMAGENET_STD)) as tf.Tensor4D;
   const mean = imageMean(rgb);
   const centred = rgb.sub(mean) as tf.Tensor4D;
   const std = imageMean(centred.square()).sqrt();
@@ -142,6 +152,10 @@ export function backboneInput(x: tf.Tensor4D, normalisation: BackboneNormalisati
 function imageMean(x: tf.Tensor4D): tf.Tensor4D {
   return x.mean(2, true).mean([1, 3], true) as tf.Tensor4D;
 }
+
+/** ImageNet's per-channel RGB mean and standard deviation, on [0, 1] pixels (torchvision's normalisation). */
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
 
 /** Added to an image's pixel standard deviation (in [0, 1] units) so a blank image does not divide by zero. */
 export const STANDARDISE_EPS = 1e-3;

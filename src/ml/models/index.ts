@@ -7,6 +7,7 @@ import { Egbad, EGBAD_DEFAULTS } from './egbad';
 import { Anogan, ANOGAN_DEFAULTS } from './anogan';
 import { Patchcore, PATCHCORE_DEFAULTS } from './patchcore';
 import { checkSize } from './networks';
+import type { FeatureSource } from '../backbone/features';
 
 export * from './types';
 export { FUSION_COMPONENTS, GanomalyFusion } from './ganomaly-fusion';
@@ -54,12 +55,17 @@ export function defaultConfig(
 
 /**
  * Build a detector; with `nets` (loaded networks) it wraps trained weights instead of fresh ones. The feature
- * methods always need `nets.backbone` (src/ml does not read packages or files).
+ * methods always need `nets.backbone` (src/ml does not read packages or files), or for an ONNX backbone the
+ * `source` that runs it.
  */
-export function createDetector(config: DetectorConfig, nets?: Record<string, tf.LayersModel>): Detector {
+export function createDetector(
+  config: DetectorConfig,
+  nets?: Record<string, tf.LayersModel>,
+  source?: FeatureSource,
+): Detector {
   switch (config.method) {
     case 'patchcore':
-      return new Patchcore(config, nets);
+      return new Patchcore(config, nets, source);
     case 'ganomaly-fusion':
       return new GanomalyFusion(config, nets);
     case 'ganomaly':

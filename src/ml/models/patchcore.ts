@@ -17,12 +17,13 @@
 //   its patches matched is returned as `nearest`: the good part it looks most like, which Review shows in
 //   place of a reconstruction.
 import * as tf from '@tensorflow/tfjs';
-import { backboneSpec, MOBILENET_V2 } from '../backbone';
-import { patchFeatures } from '../backbone/features';
+import { backboneSpec, MOBILENET_V2, ONNX_BACKBONE } from '../backbone';
+import { aggregate, backboneTaps, type FeatureSource, type PatchFeatures } from '../backbone/features';
 import { Rng, toBatch, type ImageSample } from '../data';
 import { gaussianBlur } from '../residual';
 import { extendCoreset, kCenterGreedy } from '../sampling/coreset';
 import { memoryBankNetwork } from './common';
+import { MIN_FEATURE_SIDE } from '../backbone/features';
 import type {
   Detector,
   FitOptions,
@@ -77,7 +78,9 @@ export function randomProjection(dim: number, out: number, seed: number): Float3
 
 export class Patchcore implements Detector {
   readonly training = 'fit' as const;
-  readonly backbone: tf.LayersModel;
+  /** The tfjs backbone; absent when the taps come from an external source (an ONNX backbone). */
+  readonly backbone?: tf.LayersModel;
+  private readonly source?: FeatureSource;
   private bank?: tf.LayersModel;
   /** |b|^2 of every bank row, [1, n]; kept beside the bank. */
   private bankNorms?: tf.Tensor2D;
@@ -86,15 +89,22 @@ export class Patchcore implements Detector {
   constructor(
     private readonly base: PatchcoreConfig,
     nets?: Record<string, tf.LayersModel>,
+    source?: FeatureSource,
   ) {
-    backboneSpec(base.backbone);
-    if (!nets?.backbone)
-      throw new Error(
-        `patchcore needs its backbone network (${base.backbone}): load it from its package (training) or the model folder`,
-      );
-    this.backbone = nets.backbone;
+    if (base.backbone === ONNX_BACKBONE) {
+      if (!source)
+        throw new Error('patchcore with an ONNX backbone needs it run by ONNX Runtime (a feature source)');
+      this.source = source;
+    } else {
+      backboneSpec(base.backbone);
+      if (!nets?.backbone)
+        throw new Error(
+          `patchcore needs its backbone network (${base.backbone}): load it from its package (training) or the model folder`,
+        );
+      this.backbone = nets.backbone;
+    }
     this.fitted = { bankSources: base.bankSources, trainImages: base.trainImages, coverage: base.coverage };
-    if (nets.memory_bank) this.setBank(nets.memory_bank);
+    if (nets?.memory_bank) this.setBank(nets.memory_bank);
   }
 
   get config(): PatchcoreConfig {
@@ -102,7 +112,35 @@ export class Patchcore implements Detector {
   }
 
   networks(): Record<string, tf.LayersModel> {
-    return this.bank ? { backbone: this.backbone, memory_bank: this.bank } : { backbone: this.backbone };
+    const nets: Record<string, tf.LayersModel> = {};
+    if (this.backbone) nets.backbone = this.backbone;
+    if (this.bank) nets.memory_bank = this.bank;
+    return nets;
+  }
+
+  /** Patch features of one image [1, H, W, C]; the caller disposes `features`. */
+  async features(x: tf.Tensor4D): Promise<PatchFeatures> {
+    if (Math.min(x.shape[1], x.shape[2]) < MIN_FEATURE_SIDE)
+      throw new Error(
+        `image ${x.shape[2]}x${x.shape[1]} is too small for patchcore: both sides need at least ${MIN_FEATURE_SIDE} px`,
+      );
+    if (this.backbone) {
+      const backbone = this.backbone;
+      let grid = [0, 0];
+      const features = tf.tidy(() => {
+        const a = aggregate(backboneTaps(backbone, this.base.normalisation, x));
+        grid = [a.h, a.w];
+        return a.features;
+      });
+      return { features, h: grid[0], w: grid[1] };
+    }
+    const maps = await this.source!(x);
+    try {
+      const [, h, w] = maps[0].shape;
+      return { features: tf.tidy(() => aggregate(maps).features), h, w };
+    } finally {
+      tf.dispose(maps);
+    }
   }
 
   private setBank(bank: tf.LayersModel): void {
@@ -151,15 +189,17 @@ export class Patchcore implements Detector {
       for (let i = 0; i < images.length; i++) {
         if (opts.signal?.aborted) throw new Error('fitting cancelled');
         const x = toBatch([images[i]]);
-        const t = tf.tidy(() => {
-          const { features } = patchFeatures(this.backbone, this.base.normalisation, x);
-          if (!projT) {
-            dim = features.shape[1];
-            projT = tf.keep(tf.tensor2d(randomProjection(dim, projection, seed), [dim, projection]));
-          }
-          return { f: features, p: features.matMul(projT) };
-        });
-        x.dispose();
+        let features: tf.Tensor2D;
+        try {
+          features = (await this.features(x)).features;
+        } finally {
+          x.dispose();
+        }
+        if (!projT) {
+          dim = features.shape[1];
+          projT = tf.tensor2d(randomProjection(dim, projection, seed), [dim, projection]);
+        }
+        const t = { f: features, p: tf.matMul(features, projT) };
         const [f, p] = await Promise.all([t.f.data(), t.p.data()]);
         tf.dispose([t.f, t.p]);
         const mine = kCenterGreedy(p as Float32Array, projection, perImage);
@@ -269,14 +309,15 @@ export class Patchcore implements Detector {
     const maps: Float32Array[] = [];
     const sources = this.fitted.bankSources;
     for (let i = 0; i < n; i++) {
+      const one = x.slice([i, 0, 0, 0], [1, -1, -1, -1]);
+      const { features, h, w } = await this.features(one).finally(() => one.dispose());
       const { map, rows } = tf.tidy(() => {
-        const one = x.slice([i, 0, 0, 0], [1, -1, -1, -1]);
-        const { features, h, w } = patchFeatures(this.backbone, this.base.normalisation, one);
         const { distance, row } = this.nearestRows(features);
         const grid = distance.reshape([1, h, w, 1]) as tf.Tensor4D;
         const full = tf.image.resizeBilinear(grid, [height, width], false, true);
         return { map: gaussianBlur(full, this.base.heatmapSigma), rows: row };
       });
+      features.dispose();
       const [m, r] = await Promise.all([map.data(), rows.data()]);
       tf.dispose([map, rows]);
       let max = -Infinity;
@@ -295,7 +336,7 @@ export class Patchcore implements Detector {
   }
 
   dispose(): void {
-    this.backbone.dispose();
+    this.backbone?.dispose();
     this.bank?.dispose();
     this.bankNorms?.dispose();
   }

@@ -16,6 +16,8 @@ import { gaussianTaps } from '../residual';
 import { attr, GraphBuilder, LayerConverter, tensorInfo, type Value } from './graph';
 import { decodeModel, encodeModel } from './proto';
 import { featureGraphIO, patchcoreGraph } from './feature-export';
+import { tapInput } from './backbone-source';
+import { ONNX_BACKBONE } from '../backbone';
 import type { Patchcore } from '../models/patchcore';
 
 export const ONNX_OPSET = 17;
@@ -137,8 +139,12 @@ export function exportOnnx(detector: Detector): Uint8Array {
   g.unique(ONNX_INPUT);
   let io;
   if (config.method === 'patchcore') {
-    patchcoreGraph(g, detector as Patchcore, ONNX_INPUT);
-    io = featureGraphIO(channels);
+    // An ONNX backbone runs as its own session (OnnxFeatureEngine): this graph is then the head alone, fed
+    // the backbone's tapped maps.
+    const taps = config.backbone === ONNX_BACKBONE ? config.layers.map((_, i) => tapInput(i)) : undefined;
+    taps?.forEach((t) => g.unique(t));
+    patchcoreGraph(g, detector as Patchcore, ONNX_INPUT, taps);
+    io = featureGraphIO(channels, taps);
   } else {
     const x = g.node('Transpose', [ONNX_INPUT], [attr.ints('perm', [0, 3, 1, 2])], 'x_nchw');
     const conv = new LayerConverter(g);

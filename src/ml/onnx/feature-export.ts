@@ -14,13 +14,12 @@
 // its row minimum, and the map resized and blurred like gaussianBlur (reflected borders).
 import type { PatchcoreConfig } from '../models/types';
 import type { Patchcore } from '../models/patchcore';
-import { STANDARDISE_EPS } from '../backbone';
+import { IMAGENET_MEAN, IMAGENET_STD, STANDARDISE_EPS } from '../backbone';
 import { gaussianTaps } from '../residual';
 import { attr, GraphBuilder, LayerConverter, tensorInfo, type Value } from './graph';
 import { DataType } from './proto';
 
-/** The smallest image side the exported graph (and the tfjs scorer) accepts: the blur needs room to reflect. */
-export const MIN_FEATURE_SIDE = 32;
+import { MIN_FEATURE_SIDE } from '../backbone/features';
 
 /** Resize NCHW `v` to the spatial size of `like` (NCHW), keeping v's batch and channels. */
 function resizeLike(g: GraphBuilder, v: Value, sizes: Value): Value {
@@ -31,8 +30,12 @@ function resizeLike(g: GraphBuilder, v: Value, sizes: Value): Value {
   );
 }
 
-/** The graph nodes of a PatchCore detector; returns nothing, names its outputs. */
-export function patchcoreGraph(g: GraphBuilder, d: Patchcore, input: string): void {
+/**
+ * The graph nodes of a PatchCore detector; returns nothing, names its outputs. With `externalTaps` (an ONNX
+ * backbone, run as its own session before this graph) the tapped maps are graph inputs of those names and
+ * only the head is built; otherwise the bundled tfjs backbone is converted into the graph.
+ */
+export function patchcoreGraph(g: GraphBuilder, d: Patchcore, input: string, externalTaps?: string[]): void {
   const config = d.config as PatchcoreConfig;
   const { channels, heatmapSigma, normalisation } = config;
   if (!config.bankSources) throw new Error('patchcore is not fitted yet: nothing to export');
@@ -43,7 +46,25 @@ export function patchcoreGraph(g: GraphBuilder, d: Patchcore, input: string): vo
 
   let x = g.node('Transpose', [input], [attr.ints('perm', [0, 3, 1, 2])], 'x_nchw');
   const shape = g.node('Shape', [x]); // [1, C, H, W]
-  if (channels === 1) x = g.node('Concat', [x, x, x], [attr.int('axis', 1)]);
+  const taps = externalTaps
+    ? (i: number) => externalTaps[i]
+    : bundledTaps(
+        g,
+        d,
+        channels === 1 ? g.node('Concat', [x, x, x], [attr.int('axis', 1)]) : x,
+        normalisation,
+      );
+  const tapCount = externalTaps ? externalTaps.length : d.backbone!.outputs.length;
+  patchcoreHead(g, d, taps, tapCount, shape, heatmapSigma);
+}
+
+/** backboneInput + the converted tfjs backbone: returns its tapped maps (NCHW). */
+function bundledTaps(g: GraphBuilder, d: Patchcore, rgb: Value, normalisation: string): (i: number) => Value {
+  const mean = (v: Value, axes: number[]) =>
+    g.node('ReduceMean', [v], [attr.ints('axes', axes), attr.int('keepdims', 1)]);
+  // backbone/index.ts imageMean: over each row (NCHW axis 3), then over the row means.
+  const imageMean = (v: Value) => mean(mean(v, [3]), [1, 2]);
+  let x = rgb;
   // backboneInput: [-1, 1] -> [0, 1], then (standardised) mean 0.5, std 0.2 per image.
   x = g.node('Mul', [g.node('Add', [x, g.scalar(1)]), g.scalar(0.5)]);
   if (normalisation === 'standardised') {
@@ -58,9 +79,25 @@ export function patchcoreGraph(g: GraphBuilder, d: Patchcore, input: string): vo
     ]);
   }
 
-  // Backbone taps, 3x3 neighbourhood average, resized to the first tap's grid, concatenated.
-  const conv = new LayerConverter(g);
-  const taps = conv.apply(d.backbone, [x]);
+  if (normalisation === 'imagenet') {
+    x = g.node('Div', [
+      g.node('Sub', [x, g.floats('imagenet_mean', IMAGENET_MEAN, [1, 3, 1, 1])]),
+      g.floats('imagenet_std', IMAGENET_STD, [1, 3, 1, 1]),
+    ]);
+  }
+  return new LayerConverter(g).apply(d.backbone!, [x]);
+}
+
+/** Taps -> 3x3 average, resized to the first tap's grid, concatenated -> nearest bank rows -> outputs. */
+function patchcoreHead(
+  g: GraphBuilder,
+  d: Patchcore,
+  taps: (i: number) => Value,
+  tapCount: number,
+  shape: Value,
+  heatmapSigma: number,
+): void {
+  const config = d.config as PatchcoreConfig;
   const pool = (v: Value) =>
     g.node(
       'AveragePool',
@@ -76,7 +113,7 @@ export function patchcoreGraph(g: GraphBuilder, d: Patchcore, input: string): vo
   const firstShape = g.node('Shape', [first]); // [1, C1, h, w]
   const grid = g.node('Slice', [firstShape, g.int64s([2]), g.int64s([4])]); // [h, w]
   const pooled = [first];
-  for (let i = 1; i < d.backbone.outputs.length; i++) {
+  for (let i = 1; i < tapCount; i++) {
     const p = pool(taps(i));
     const keep = g.node('Slice', [g.node('Shape', [p]), g.int64s([0]), g.int64s([2])]); // [1, Ci]
     pooled.push(resizeLike(g, p, g.node('Concat', [keep, grid], [attr.int('axis', 0)])));
@@ -103,7 +140,7 @@ export function patchcoreGraph(g: GraphBuilder, d: Patchcore, input: string): vo
   ]);
 
   // The reference image most rows matched: one-hot of each row's source, summed, first maximum.
-  const sources = config.bankSources;
+  const sources = config.bankSources!;
   const images = Math.max(1, config.trainImages ?? Math.max(...sources) + 1);
   const sourceOf = g.int64Tensor('bank_sources', sources, [sources.length]);
   const votes = g.node(
@@ -148,10 +185,13 @@ export function patchcoreGraph(g: GraphBuilder, d: Patchcore, input: string): vo
   g.node('ReduceMean', [flat], [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)], 'error');
 }
 
-/** Graph inputs and outputs of a feature model. */
-export function featureGraphIO(channels: number) {
+/** Graph inputs and outputs of a feature model (with the tapped maps as inputs for an ONNX backbone's head). */
+export function featureGraphIO(channels: number, externalTaps: string[] = []) {
   return {
-    input: [tensorInfo('x', [1, 'H', 'W', channels])],
+    input: [
+      tensorInfo('x', [1, 'H', 'W', channels]),
+      ...externalTaps.map((name, i) => tensorInfo(name, [1, `c${i}`, `h${i}`, `w${i}`])),
+    ],
     output: [
       tensorInfo('score', [1]),
       tensorInfo('error', [1]),

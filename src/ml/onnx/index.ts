@@ -2,3 +2,4 @@
 // is not re-exported from src/ml/index.ts, which must stay usable in a browser or worker).
 export * from './export';
 export * from './runtime';
+export * from './backbone-source';

@@ -91,7 +91,6 @@ async function runOne(method: Method, set: string): Promise<void> {
   // GAN methods: the network input (default 32); feature methods: the longest side cap (their default).
   const size = values.size !== undefined ? Number(values.size) : feature ? DEFAULT_WORKING_SIZE : 32;
   const epochs = Number(values.epochs);
-  const rssBefore = process.resourceUsage().maxRSS;
   const name = `${method}-${set}${values.tag}`;
   const modelDir = resolve(values.work, 'models', name);
   const t0 = performance.now();

@@ -39,12 +39,7 @@ export function patchcoreGraph(g: GraphBuilder, d: Patchcore, input: string, ext
   const config = d.config as PatchcoreConfig;
   const { channels, heatmapSigma, normalisation } = config;
   if (!config.bankSources) throw new Error('patchcore is not fitted yet: nothing to export');
-  const mean = (v: Value, axes: number[]) =>
-    g.node('ReduceMean', [v], [attr.ints('axes', axes), attr.int('keepdims', 1)]);
-  // backbone/index.ts imageMean: over each row (NCHW axis 3), then over the row means.
-  const imageMean = (v: Value) => mean(mean(v, [3]), [1, 2]);
-
-  let x = g.node('Transpose', [input], [attr.ints('perm', [0, 3, 1, 2])], 'x_nchw');
+  const x = g.node('Transpose', [input], [attr.ints('perm', [0, 3, 1, 2])], 'x_nchw');
   const shape = g.node('Shape', [x]); // [1, C, H, W]
   const taps = externalTaps
     ? (i: number) => externalTaps[i]

@@ -33,6 +33,7 @@ export default defineConfig({
           'scoring-worker': resolve(import.meta.dirname, 'src/main/station/scoring-worker.ts'),
           'training-worker': resolve(import.meta.dirname, 'src/main/station/training-worker.ts'),
           'evaluation-worker': resolve(import.meta.dirname, 'src/main/station/evaluation-worker.ts'),
+          'update-worker': resolve(import.meta.dirname, 'src/main/station/update-worker.ts'),
         },
       },
     },

@@ -39,6 +39,10 @@ const folder = z
   .max(4096)
   .refine((p) => !p.includes('\0'), 'path contains a NUL byte');
 const isoTime = z.string().datetime({ offset: true });
+/** A model's name: it becomes its folder's name in the station's models/. */
+const modelName = z
+  .string()
+  .regex(/^[\w.-]{1,80}$/, 'model name: letters, digits, . _ - (it becomes a folder name)');
 
 /** Whether this JavaScript runtime knows `name` as an IANA time zone (e.g. "Europe/Berlin", "UTC"). */
 export function isTimeZone(name: string): boolean {
@@ -120,6 +124,21 @@ const listenHost = z
   .max(253)
   .regex(/^[A-Za-z0-9.:-]+$/, 'an IP address or host name');
 
+/**
+ * Which operators' decisions a model update learns from: one line's false alarms scored in a period (end
+ * exclusive; open ends: all), or a chosen set of its inspections (History), plus disputed images the engineer
+ * accepts after looking at them.
+ */
+const updateSelection = z.object({
+  lineId: id,
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  inspectionIds: z.array(id).min(1).max(10_000).optional(),
+  includeDisputed: z.array(id).max(10_000).optional(),
+});
+const periodInOrder = (r: { from?: string; to?: string }) =>
+  r.from === undefined || r.to === undefined || Date.parse(r.from) < Date.parse(r.to);
+
 // ---------- request schemas, one per method ----------
 
 export const requestSchemas = {
@@ -178,9 +197,7 @@ export const requestSchemas = {
   getImage: z.object({ inspectionId: id, kind: z.enum(IMAGE_KINDS) }).strict(),
   startTraining: z
     .object({
-      name: z
-        .string()
-        .regex(/^[\w.-]{1,80}$/, 'model name: letters, digits, . _ - (it becomes a folder name)'),
+      name: modelName,
       data: folder,
       method: z.enum(METHOD_NAMES),
       /** GAN methods: the network input (32, 64, 128, 256); feature methods: the longest side, 0 = native. */
@@ -262,6 +279,33 @@ export const requestSchemas = {
   trustOpcuaClient: z
     .object({ thumbprint: z.string().regex(/^[0-9a-fA-F]{40}$/, 'a SHA-1 thumbprint') })
     .strict(),
+  /** What an update of a line's model would learn from (nothing is made). */
+  previewModelUpdate: updateSelection.strict().refine(periodInOrder, 'the period must end after it starts'),
+  /** Make a child of the line's model from operators' false alarms (a job: progress events, cancel). */
+  startModelUpdate: updateSelection
+    .extend({
+      /** The child's name (default: the parent's name + "-u" + a number). */
+      name: modelName.optional(),
+      /** Memory banks: at most this share of the bank's rows joins it in one update (default 0.25). */
+      maxBankGrowth: z.number().min(0.01).max(1).optional(),
+      /** GAN methods: fine-tuning epochs (default 3). */
+      epochs: z.number().int().min(1).max(100).optional(),
+    })
+    .strict()
+    .refine(periodInOrder, 'the period must end after it starts'),
+  cancelModelUpdate: z.object({ jobId: id }).strict(),
+  listModelUpdates: z.object({}).strict(),
+  /**
+   * Put a model on a line, recorded in the lineage with who did it: a child after its comparison, or its parent
+   * again (undo). A line's threshold override is cleared unless kept (it was set on the old model's scores).
+   */
+  activateModel: z
+    .object({ lineId: id, modelId: id, keepThresholdOverride: z.boolean().optional() })
+    .strict(),
+  /** Set a child aside without using it (recorded; the folder is kept for the record). */
+  discardModelUpdate: z.object({ modelId: id }).strict(),
+  /** A model's ancestry back to the model trained from a folder, and what happened to it. */
+  getLineage: z.object({ modelId: id }).strict(),
 } as const;
 
 export type Requests = { [K in keyof typeof requestSchemas]: z.input<(typeof requestSchemas)[K]> };
@@ -302,6 +346,12 @@ export interface ModelSummary {
   trainingDataHash: string | null;
   trainingImages: number | null;
   metrics: Record<string, unknown> | null;
+  /** The model it was made from by a feedback update (null: trained from a folder). */
+  parentId: number | null;
+  /** 1 for a model trained from a folder, its parent's + 1 for a child. */
+  generation: number;
+  /** A child's state: waiting for the engineer, discarded, or activated on a line at least once. */
+  lineageStatus: 'candidate' | 'activated' | 'discarded' | null;
   /** How training went (from the model folder's meta.json); null for models without that record. */
   training: {
     epochs: number;
@@ -468,6 +518,177 @@ export interface AuditResult {
   headHash: string | null;
   firstBadId?: number;
   reason?: string;
+  /**
+   * The model lineage's own chain (children made from feedback, activations, discards, with the images each
+   * child was made from). Where present, `ok` is false when either chain is broken.
+   */
+  lineage?: ChainResult;
+}
+
+/** One hash chain's verification: rows verified, the head, and the first row that breaks it. */
+export interface ChainResult {
+  ok: boolean;
+  count: number;
+  headHash: string | null;
+  firstBadId?: number;
+  reason?: string;
+}
+
+// ---------- model updates from operators' feedback (src/main/station/lineage/) ----------
+
+export type UpdateMethod = 'bank-extend' | 'fine-tune';
+
+/** An image different operators disagree on: listed for the engineer, never added silently. */
+export interface DisputedSample {
+  inspectionId: number;
+  filePath: string;
+  decisions: { operator: string; decision: 'defect' | 'false_alarm'; decidedAt: string }[];
+  /** The engineer included it (its latest decision is a false alarm). */
+  included: boolean;
+}
+
+/** What an update would learn from. */
+export interface UpdatePreview {
+  lineId: number;
+  lineName: string;
+  /** The line's model now: the parent. */
+  parent: { id: number; name: string; version: string; method: string } | null;
+  method: UpdateMethod | null;
+  from: string | null;
+  to: string | null;
+  /** False alarms used: `added` join the good set, `heldOut` calibrate and check the child. */
+  falseAlarms: number;
+  added: number;
+  heldOut: number;
+  reviewers: string[];
+  decidedFrom: string | null;
+  decidedTo: string | null;
+  disputed: DisputedSample[];
+  excluded: { inspectionId: number; reason: string }[];
+  /** The line's confirmed defects the child is checked on, and the period's passed parts sampled. */
+  confirmedDefects: number;
+  passedParts: number;
+  /** The most false alarms one update takes. */
+  maxImages: number;
+  /** Why no update can start (no model, nothing to add, ...); null when one can. */
+  blocked: string | null;
+}
+
+/** One model's results in a comparison, each at the threshold it judges the line by. */
+export interface ComparisonSide {
+  modelId: number;
+  name: string;
+  threshold: number;
+  /** Of the false alarms used (added + held out), how many it passes. */
+  falseAlarmsPassed: number;
+  /** Of the held-out false alarms (never added to the child), how many it passes: the honest figure. */
+  heldOutFalseAlarmsPassed: number;
+  /** Confirmed defects it flags (recall = defectsFlagged / defects). */
+  defectsFlagged: number;
+  /** Passed parts of the period it would flag (a false-alarm estimate on what the line made). */
+  passedPartsFlagged: number;
+  /** Held-out good images (the child's calibration set) it flags: the false-alarm estimate. */
+  heldOutGoodFlagged: number;
+}
+
+/** Parent and child on what the station has seen: read before activating the child. */
+export interface ModelComparison {
+  falseAlarms: number;
+  heldOutFalseAlarms: number;
+  defects: number;
+  passedParts: number;
+  heldOutGood: number;
+  /** Held-out good scores taken from the parent's kept scores (its images could not be read): upper bounds. */
+  heldOutGoodFromParentScores: number;
+  parent: ComparisonSide;
+  child: ComparisonSide;
+}
+
+export interface ModelUpdate {
+  /** Stable for the UI: "job-<id>" while it runs (or failed), "model-<child id>" once made. */
+  key: string;
+  /** The job in this station session (cancel by it); null for updates made before the station started. */
+  jobId: number | null;
+  state: 'running' | 'ready' | 'activated' | 'discarded' | 'failed' | 'cancelled';
+  lineId: number;
+  lineName: string;
+  parentId: number;
+  parentName: string;
+  /** The child's name. */
+  name: string;
+  childId: number | null;
+  lineageId: number | null;
+  method: UpdateMethod;
+  requestedBy: string;
+  requestedAt: string;
+  finishedAt: string | null;
+  progress: {
+    phase: string;
+    done: number;
+    total: number;
+    epoch: number | null;
+    epochs: number | null;
+    etaSeconds: number | null;
+  } | null;
+  error: string | null;
+  selection: {
+    from: string | null;
+    to: string | null;
+    added: number;
+    heldOut: number;
+    disputed: number;
+    excluded: number;
+    reviewers: string[];
+    decidedFrom: string | null;
+    decidedTo: string | null;
+  };
+  bank: { rowsBefore: number; rowsAdded: number; cap: number } | null;
+  epochs: number | null;
+  comparison: ModelComparison | null;
+  warnings: string[];
+}
+
+/** One record of a model's lineage. */
+export interface LineageEntry {
+  recordId: number;
+  kind: 'created' | 'activated' | 'discarded';
+  modelId: number;
+  modelName: string;
+  modelVersion: string;
+  generation: number;
+  /** created: the parent. */
+  parentId: number | null;
+  parentName: string | null;
+  parentVersion: string | null;
+  lineId: number | null;
+  lineName: string | null;
+  /** Who asked (created, discarded) or switched the line (activated). */
+  operator: string;
+  at: string;
+  /** created: how many false alarms joined the good set and were held out, who reviewed them, when. */
+  added: number;
+  heldOut: number;
+  reviewers: string[];
+  decidedFrom: string | null;
+  decidedTo: string | null;
+  method: UpdateMethod | null;
+  /** created: the images (inspection id, camera file sha256, role); empty for other kinds. */
+  images: { inspectionId: number; sha256: string; role: 'added' | 'held-out' | 'disputed' | 'excluded' }[];
+  /** activated: the model the line had before, and whether its threshold override was cleared. */
+  previousModelId: number | null;
+}
+
+export interface Lineage {
+  modelId: number;
+  generation: number;
+  /** The created records from this model back to the one trained from a folder (this model's first). */
+  chain: LineageEntry[];
+  /** Everything recorded about this model (created, activations, discard), oldest first. */
+  events: LineageEntry[];
+  /** The ancestor trained from a folder. */
+  root: { id: number; name: string; version: string; dataDir: string | null };
+  /** The lineage chain's verification (the whole station's). */
+  audit: ChainResult;
 }
 
 export interface ImageData {
@@ -582,6 +803,13 @@ export interface Responses {
   setOpcuaOutput: OpcuaOutputSummary;
   removeOutput: { removed: number };
   trustOpcuaClient: OpcuaOutputSummary;
+  previewModelUpdate: UpdatePreview;
+  startModelUpdate: ModelUpdate;
+  cancelModelUpdate: ModelUpdate;
+  listModelUpdates: ModelUpdate[];
+  activateModel: LineSummary;
+  discardModelUpdate: ModelUpdate;
+  getLineage: Lineage;
 }
 
 // ---------- events ----------
@@ -591,6 +819,7 @@ export type StationEvent =
   | { type: 'line-status'; line: LineSummary }
   | { type: 'training-progress'; job: TrainingJob }
   | { type: 'output-status'; output: OutputSummary }
+  | { type: 'model-update'; update: ModelUpdate }
   | { type: 'error'; message: string; lineId?: number };
 
 /** The API every transport carries: typed methods plus an event subscription (returns unsubscribe). */

@@ -1,6 +1,6 @@
 // What an audit report says (src/main/reports computes it once; the PDF, the CSV and the UI's preview all
 // show it). Types only, shared by main and renderer.
-import type { AuditResult } from './api';
+import type { AuditResult, ChainResult, LineageEntry } from './api';
 
 export interface ReportCounts {
   inspected: number;
@@ -55,6 +55,8 @@ export interface ReportModel {
   calibratedAt: string | null;
   /** Images it judged in the period. */
   inspected: number;
+  /** For a child made from operators' false alarms: the lineage record that made it (null: trained from a folder). */
+  lineage: LineageEntry | null;
 }
 
 /** One threshold a model judged a line's images by in the period, as the inspection rows record it. */
@@ -112,4 +114,6 @@ export interface ReportSummary {
   activations: ReportActivation[];
   /** The whole decisions chain (it is one chain for the station, not per period). */
   audit: AuditResult;
+  /** The model lineage's chain (children made from feedback, activations, discards): also station-wide. */
+  lineageAudit: ChainResult;
 }

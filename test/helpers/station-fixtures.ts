@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { trainModel } from '../../src/main/tasks/train-model';
 import { selectBackend } from '../../src/ml';
 import { writeGray } from './fixtures';
-import { syntheticPart } from './synthetic';
+import { syntheticPart, texturedPart, type TexturedOptions } from './synthetic';
 
 export const PART_SIZE = 48;
 
@@ -33,6 +33,54 @@ export async function trainTinyModel(root: string, name = 'tiny'): Promise<strin
     backend: await selectBackend('wasm'),
   });
   return out;
+}
+
+/** Textured parts' size for PatchCore fixtures: a native-resolution "machined surface" (helpers/synthetic.ts). */
+export const TEXTURED = { width: 200, height: 150 };
+
+/**
+ * Fit a tiny PatchCore on 40 textured good parts (stripe pitch 3: the original lot); half held out, so about 10
+ * calibrate the threshold. Seconds on wasm: nothing is trained, the bundled backbone's features are kept.
+ */
+export async function trainTinyPatchcore(root: string, name = 'patchcore'): Promise<string> {
+  const data = join(root, `${name}-good`);
+  mkdirSync(data, { recursive: true });
+  for (let i = 0; i < 40; i++)
+    await writeTextured(join(data, `${String(i).padStart(3, '0')}.png`), { seed: 100 + i });
+  const out = join(root, name);
+  await trainModel({
+    data,
+    out,
+    method: 'patchcore',
+    size: 0,
+    channels: 1,
+    epochs: 1,
+    holdout: 0.5,
+    backend: await selectBackend('wasm'),
+  });
+  return out;
+}
+
+/** Write a textured part (pitch 3 unless said; a drifted lot is pitch 6) as a gray PNG. */
+export async function writeTextured(
+  file: string,
+  o: Partial<Omit<TexturedOptions, 'width' | 'height' | 'channels'>> & { seed: number },
+): Promise<void> {
+  const p = texturedPart({ ...TEXTURED, channels: 1, pitch: 3, ...o });
+  await writeGray(file, p.sample.data, TEXTURED.width, TEXTURED.height);
+}
+
+/** Drop a textured part into a camera folder the way dropPart does (temp name, then rename). */
+export async function dropTextured(
+  dir: string,
+  name: string,
+  o: Parameters<typeof writeTextured>[1],
+): Promise<string> {
+  const tmp = join(dir, `.${name}.partial`);
+  await writeTextured(tmp, o);
+  const file = join(dir, name);
+  await rename(tmp, file);
+  return file;
 }
 
 /** Write a synthetic part (good, or with a bright blob) as a gray PNG. */

@@ -27,7 +27,7 @@ export const REPORT = {
 } as const satisfies CommandSpec;
 
 /** A line by id, or by name (a live line first, else the most recently removed one of that name). */
-function resolveLine(db: StationDatabase, arg: string): number {
+export function resolveLine(db: StationDatabase, arg: string): number {
   const lines = db.listLines({ includeRemoved: true });
   if (/^\d+$/.test(arg)) {
     const byId = lines.find((l) => l.id === Number(arg));

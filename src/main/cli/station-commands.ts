@@ -6,6 +6,8 @@ import { serveHttp, newToken, isLoopback } from '../station/http-server';
 import { openDatabase } from '../station/database';
 import { Station, type StationOptions } from '../station/station';
 import { validated } from '../station/in-process';
+import { LineageStore } from '../station/lineage/store';
+import { verifyLineage } from '../station/lineage/updates';
 import { APP_VERSION } from './version';
 import {
   applyMqttOptions,
@@ -80,7 +82,7 @@ export const WATCH = {
 
 export const VERIFY_AUDIT = {
   name: 'verify-audit',
-  summary: "recompute the decisions' hash chain; exit 1 naming the first bad row",
+  summary: "recompute the decisions' and the model lineage's hash chains; exit 1 naming the first bad row",
   options: { 'data-dir': COMMON['data-dir'] },
 } as const satisfies CommandSpec;
 
@@ -204,12 +206,17 @@ export async function cmdVerifyAudit(values: OptionValues<typeof VERIFY_AUDIT.op
   const db = openDatabase(file);
   try {
     const r = db.verifyAuditChain();
-    if (r.ok) {
-      console.log(`audit chain OK: ${r.count} decisions, head ${r.headHash ?? '(empty)'}`);
-      return 0;
-    }
-    console.log(`audit chain BROKEN at decision ${r.firstBadId}: ${r.reason} (${r.count} decisions checked)`);
-    return 1;
+    if (r.ok) console.log(`audit chain OK: ${r.count} decisions, head ${r.headHash ?? '(empty)'}`);
+    else
+      console.log(
+        `audit chain BROKEN at decision ${r.firstBadId}: ${r.reason} (${r.count} decisions checked)`,
+      );
+    // Children made from feedback, activations and discards, with the images each child was made from.
+    const l = verifyLineage(new LineageStore(db));
+    if (l.ok) console.log(`model lineage OK: ${l.count} records, head ${l.headHash ?? '(empty)'}`);
+    else
+      console.log(`model lineage BROKEN at record ${l.firstBadId}: ${l.reason} (${l.count} records checked)`);
+    return r.ok && l.ok ? 0 : 1;
   } finally {
     db.close();
   }

@@ -26,6 +26,7 @@ import {
   type RowNames,
 } from './report-data';
 import { localDate, localDateTime, localDays } from './local-days';
+import { lineageSentence } from '../../common/lineage';
 
 type Doc = PDFKit.PDFDocument;
 
@@ -664,6 +665,9 @@ function modelsSection(l: Layout, s: ReportSummary): void {
         ['Calibrated threshold', `${num(m.threshold)} (raw score; calibrated ${m.calibratedAt ?? 'never'})`],
         ['Thresholds applied', appliedText(m)],
         ['In this period', `${int(m.inspected)} images judged`],
+        ...(m.lineage
+          ? ([['Lineage', `${lineageSentence(m.lineage)} (lineage record #${m.lineage.recordId})`]] as Pair[])
+          : []),
       ],
       130,
     );
@@ -705,6 +709,18 @@ function appliedText(m: ReportSummary['models'][number]): string {
     .join('; ');
 }
 
+/** The model lineage's chain (children made from feedback and their images), verified with the decisions. */
+function lineagePair(s: ReportSummary): Pair {
+  const a = s.lineageAudit;
+  return a.ok
+    ? ['Model lineage', `OK: ${int(a.count)} records, head ${a.headHash ?? '(none yet)'}`]
+    : [
+        'Model lineage',
+        `BROKEN at record #${a.firstBadId}: ${a.reason ?? ''}`,
+        { bold: true, color: COLOR.broken },
+      ];
+}
+
 function auditSection(l: Layout, s: ReportSummary): void {
   l.ensure(200);
   l.heading('Audit chain of decisions');
@@ -723,6 +739,7 @@ function auditSection(l: Layout, s: ReportSummary): void {
             ['First bad row', `decision #${a.firstBadId}`, { bold: true, color: COLOR.broken }],
             ['Reason', a.reason ?? ''],
           ] as Pair[])),
+      lineagePair(s),
     ],
     120,
   );

@@ -12,6 +12,8 @@ import type {
   ReportThreshold,
 } from '../../common/report';
 import { localDays, systemTimeZone, timeZoneLabel } from './local-days';
+import { LineageStore } from '../station/lineage/store';
+import { lineageEntry, verifyLineage } from '../station/lineage/updates';
 import {
   toIso,
   type DecisionValue,
@@ -188,6 +190,7 @@ export function reportSummary(db: StationDatabase, options: ReportOptions): Repo
     applied.set(r.modelId, list);
   }
 
+  const lineage = new LineageStore(db);
   const modelIds = new Set<number>(perModel.keys());
   for (const a of activations) if (a.modelId !== null) modelIds.add(a.modelId);
   const models: ReportModel[] = [...modelIds]
@@ -204,6 +207,7 @@ export function reportSummary(db: StationDatabase, options: ReportOptions): Repo
       applied: applied.get(m.id) ?? [],
       calibratedAt: calibratedAt(m),
       inspected: perModel.get(m.id) ?? 0,
+      lineage: ((r) => (r ? lineageEntry(db, lineage, r) : null))(lineage.createdRecord(m.id)),
     }));
 
   return {
@@ -224,6 +228,7 @@ export function reportSummary(db: StationDatabase, options: ReportOptions): Repo
     models,
     activations,
     audit: db.verifyAuditChain(),
+    lineageAudit: verifyLineage(lineage),
   };
 }
 

@@ -21,7 +21,9 @@ import {
   type Decision,
   type Inspection,
   type LineSummary,
+  type Lineage,
   type ModelSummary,
+  type ModelUpdate,
   type MqttOutputSummary,
   type OpcuaOutputSummary,
   type Operator,
@@ -59,6 +61,7 @@ import {
 } from './inspector';
 import { LineWatcher, type WatchStatus } from './line-watcher';
 import { Outputs } from './outputs/outputs';
+import { ModelUpdates } from './lineage/updates';
 import type { EvaluationRequest, FromEvaluationWorker } from './evaluation-worker';
 import { ScorerPool, ScorerUnavailableError, workerUrl } from './scorer-pool';
 import { TrainingJobs } from './training-jobs';
@@ -117,6 +120,8 @@ export class Station implements StationApi {
   private readonly jobs: TrainingJobs;
   /** MQTT and OPC UA: fed from the outbox that the database fills with each inspection and decision. */
   readonly outputs: Outputs;
+  /** Children of models made from operators' false alarms, and their hash-chained lineage (lineage/). */
+  readonly updates: ModelUpdates;
   private readonly events = new EventEmitter();
   private readonly lines = new Map<number, LineRuntime>();
   private readonly queue: Queued[] = [];
@@ -151,6 +156,13 @@ export class Station implements StationApi {
       backend: o.backend,
       onUpdate: (job) => this.emit({ type: 'training-progress', job }),
       onModel: (folder) => this.registerModelFolder(folder),
+    });
+    this.updates = new ModelUpdates({
+      db: this.db,
+      artifacts: this.artifacts,
+      modelsDir: this.modelsDir,
+      backend: o.backend,
+      emit: (update) => this.emit({ type: 'model-update', update }),
     });
     this.outputs = new Outputs({
       db: this.db,
@@ -461,7 +473,7 @@ export class Station implements StationApi {
       throw new StationError((e as Error).message, 'invalid');
     }
     const row = this.db.registerModel({ folder: abs, meta });
-    return toModelSummary(row);
+    return toModelSummary(row, this.updates.summary(row.id));
   }
 
   // ---------- StationApi ----------
@@ -485,7 +497,7 @@ export class Station implements StationApi {
   }
 
   async listModels(): Promise<ModelSummary[]> {
-    return this.db.listModels().map(toModelSummary);
+    return this.db.listModels().map((r) => toModelSummary(r, this.updates.summary(r.id)));
   }
 
   registerModel(req: Requests['registerModel']): Promise<ModelSummary> {
@@ -694,8 +706,52 @@ export class Station implements StationApi {
     return this.outputs.trustOpcuaClient(req);
   }
 
+  /** The decisions' chain and the model lineage's chain: broken when either is. */
   async verifyAudit(): Promise<AuditResult> {
-    return this.db.verifyAuditChain();
+    const decisions = this.db.verifyAuditChain();
+    const lineage = this.updates.verify();
+    return { ...decisions, ok: decisions.ok && lineage.ok, lineage };
+  }
+
+  // ---------- model updates from operators' feedback (src/main/station/lineage/) ----------
+
+  private signedIn(why: string): Operator {
+    if (!this.operator) throw new StationError(`sign in first: ${why}`, 'refused');
+    return this.operator;
+  }
+
+  async previewModelUpdate(req: Requests['previewModelUpdate']): Promise<Responses['previewModelUpdate']> {
+    return this.updates.preview(req);
+  }
+
+  startModelUpdate(req: Requests['startModelUpdate']): Promise<ModelUpdate> {
+    return this.updates.start(req, this.signedIn('a model update records who asked for it').name);
+  }
+
+  async cancelModelUpdate(req: Requests['cancelModelUpdate']): Promise<ModelUpdate> {
+    return this.updates.cancel(req.jobId);
+  }
+
+  async listModelUpdates(): Promise<ModelUpdate[]> {
+    return this.updates.list();
+  }
+
+  /** Switch a line's model and record who did it in the lineage, in one transaction (undo = the parent). */
+  async activateModel(req: Requests['activateModel']): Promise<LineSummary> {
+    this.updates.activate(req, this.signedIn('activating a model is recorded with who did it').name);
+    const s = await this.restartLine(req.lineId);
+    this.emit({ type: 'line-status', line: s });
+    return s;
+  }
+
+  async discardModelUpdate(req: Requests['discardModelUpdate']): Promise<ModelUpdate> {
+    const operator = this.signedIn('discarding a model is recorded with who did it');
+    const inUse = this.db.listLines().some((l) => l.modelId === req.modelId);
+    return this.updates.discard(req.modelId, operator.name, inUse);
+  }
+
+  async getLineage(req: Requests['getLineage']): Promise<Lineage> {
+    return this.updates.lineageOf(req.modelId);
   }
 
   async getCalibration(req: Requests['getCalibration']): Promise<CalibrationData> {
@@ -830,6 +886,7 @@ export class Station implements StationApi {
     await Promise.all([...this.lines.keys()].map((id) => this.stopLine(id)));
     await this.outputs.close();
     await this.jobs.close();
+    await this.updates.close();
     await Promise.all([...this.evaluations].map((w) => w.terminate()));
     await this.pool.close();
     this.db.close();
@@ -902,7 +959,10 @@ function toDecision(r: DecisionRow): Decision {
   };
 }
 
-function toModelSummary(r: ModelRow): ModelSummary {
+function toModelSummary(
+  r: ModelRow,
+  lineage: Pick<ModelSummary, 'parentId' | 'generation' | 'lineageStatus'>,
+): ModelSummary {
   const meta = r.meta;
   return {
     id: r.id,
@@ -918,6 +978,7 @@ function toModelSummary(r: ModelRow): ModelSummary {
     trainingDataHash: r.dataHash,
     trainingImages: meta.training?.images ?? null,
     metrics: meta.metrics ?? null,
+    ...lineage,
     training: meta.training
       ? {
           epochs: meta.training.epochs,

@@ -4,7 +4,7 @@
 // A real model, real camera folder, real SQLite. Screenshots of every view at 1366x768 and 1920x1080 are
 // kept in test-artifacts/e2e/ to look at.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -29,6 +29,8 @@ let page: Page;
 let cam: string;
 let goodFolder: string;
 const pageErrors: string[] = [];
+/** vue-i18n's warnings and the UI's own "[i18n] missing message" lines: any of them fails the run. */
+const i18nWarnings: string[] = [];
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
@@ -88,10 +90,37 @@ function inView(selector: string): Promise<boolean> {
 
 async function view(id: string): Promise<void> {
   await page.goto(`${server.url}/#/${id}`);
-  await page
-    .locator('nav a.active')
-    .filter({ hasText: new RegExp(id, 'i') })
-    .waitFor();
+  await page.locator(`nav a.active[data-view=${id}]`).waitFor();
+}
+
+/**
+ * Text that does not fit its box at the current viewport: buttons, labels, headers, tabs and the like whose
+ * content is wider (or, when they clip, taller) than they are, and a page wider than the window.
+ */
+function cutOff(): Promise<string[]> {
+  return page.locator('body').evaluate((body) => {
+    const d = body.ownerDocument;
+    const win = d.defaultView!;
+    const out: string[] = [];
+    if (d.documentElement.scrollWidth > win.innerWidth)
+      out.push(`page ${d.documentElement.scrollWidth}px wide in a ${win.innerWidth}px window`);
+    const selector =
+      'button, label, th, h2, h3, h4, nav a, dt, legend, summary, figcaption, small, .badge, .status, .state, .chip, .verdict';
+    for (const el of d.querySelectorAll(selector)) {
+      const st = win.getComputedStyle(el);
+      // Inline boxes have no scroll size; hidden ones show nothing.
+      if (st.display === 'inline' || st.display === 'none' || !el.getClientRects().length) continue;
+      const clips = st.overflow !== 'visible';
+      const wide = el.scrollWidth > el.clientWidth + 1;
+      const tall = clips && el.scrollHeight > el.clientHeight + 1;
+      if (wide || tall)
+        out.push(
+          `${el.tagName.toLowerCase()}${el.className ? `.${el.className}` : ''} "${el.textContent?.trim().slice(0, 60)}" ` +
+            `${el.scrollWidth}x${el.scrollHeight} in ${el.clientWidth}x${el.clientHeight}`,
+        );
+    }
+    return out;
+  });
 }
 
 describe('the station UI in Chromium', () => {
@@ -123,6 +152,7 @@ describe('the station UI in Chromium', () => {
     page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
     // CSP violations and script errors show up here; the UI must have none.
     page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+    page.on('console', (m) => /\[i18n\]|intlify|vue-i18n/i.test(m.text()) && i18nWarnings.push(m.text()));
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('response', (r) => r.status() >= 400 && pageErrors.push(`HTTP ${r.status()} ${r.url()}`));
   }, 180_000);
@@ -353,7 +383,7 @@ describe('the station UI in Chromium', () => {
     );
     // Too few held-out good images for the 0.5 % target: the panel says so, and how coarse the rate is.
     expect(await panel.locator('[data-test=calibrate-too-few]').textContent()).toContain(
-      `${cal.goodScores.length} held-out good images cannot estimate a 0.5 % false-alarm rate`,
+      `${cal.goodScores.length} held-out good images cannot estimate a 0.5% false-alarm rate`,
     );
     expect(await panel.locator('[data-test=false-alarm-resolution]').textContent()).toContain(
       `one image of ${cal.goodScores.length}`,
@@ -476,13 +506,21 @@ describe('the station UI in Chromium', () => {
       expect(await p.locator('[data-test=report-days-heading]').textContent()).toBe(
         `Per day (local days, ${zone}, UTC+05:30)`,
       );
-      // The images' days in Kolkata's calendar, worked out by the browser from each row's time.
+      // The images' days in Kolkata's calendar, worked out by the browser from each row's time, and shown as
+      // the UI's language (English here) writes a date.
       const times = (await station.queryInspections({ limit: 1000 })).rows.map((r) => r.scoredAt);
       const days = await p.evaluate(
         (isos) => [...new Set(isos.map((iso) => new Date(iso).toLocaleDateString('en-CA')))].sort(),
         times,
       );
-      expect(await p.locator('[data-test=report-day] td:first-child').allTextContents()).toEqual(days);
+      expect(
+        await p.locator('[data-test=report-day]').evaluateAll((rows) => rows.map((r) => r.dataset.day)),
+      ).toEqual(days);
+      const shown = days.map((day) => {
+        const [y, m, d] = day.split('-');
+        return `${m}/${d}/${y}`;
+      });
+      expect(await p.locator('[data-test=report-day] td:first-child').allTextContents()).toEqual(shown);
     } finally {
       await other.close();
     }
@@ -513,12 +551,14 @@ describe('the station UI in Chromium', () => {
     expect(total).toBeGreaterThan(20_000);
     await view('history');
     await page.locator('[data-test=history-search]').click(); // fresh query (the store kept the old one)
-    await page.locator('[data-test=history-total]').getByText(`1–50 of ${total}`).waitFor();
+    // Counts are grouped as the UI's language writes them (English: 20,006).
+    const n = total.toLocaleString('en-US');
+    await page.locator('[data-test=history-total]').getByText(`1–50 of ${n}`).waitFor();
     for (let p = 1; p <= 3; p++) {
       await page.locator('[data-test=history-next]').click();
       await page
         .locator('[data-test=history-total]')
-        .getByText(`${p * 50 + 1}–${p * 50 + 50} of ${total}`)
+        .getByText(`${p * 50 + 1}–${p * 50 + 50} of ${n}`)
         .waitFor();
     }
     // Page 4 shows exactly the rows the API returns at that depth, newest first.
@@ -597,6 +637,79 @@ describe('the station UI in Chromium', () => {
     await shot('13-history-1920');
     await page.setViewportSize({ width: 1366, height: 768 });
   });
+
+  it('speaks German, Japanese, Korean and English: every view, no missing message, nothing cut off at 1366x768', async () => {
+    const catalogue = (lang: string) =>
+      JSON.parse(readFileSync(join(ROOT, 'src/renderer/src/i18n/locales', `${lang}.json`), 'utf8')) as {
+        app: { view: Record<string, string> };
+        review: { confirmDefect: string; falseAlarm: string };
+        reports: { head: Record<string, string> };
+      };
+    // Something to review in every language.
+    await dropPart(cam, 'i18n-defect.png', 9300, true);
+    await waitFor(
+      'a flagged part to review',
+      async () => (await station.reviewQueue({ limit: 1 })).length > 0,
+    );
+    // The check itself sees a label that does not fit (a long German word in a narrow button).
+    await view('settings');
+    await page.locator('body').evaluate((body) => {
+      const b = body.ownerDocument.createElement('button');
+      b.id = 'too-narrow';
+      b.style.cssText = 'width: 40px; white-space: nowrap';
+      b.textContent = 'Ausschussbestätigung';
+      body.append(b);
+    });
+    expect((await cutOff()).join('\n')).toContain('Ausschussbestätigung');
+    await page.locator('#too-narrow').evaluate((b) => b.remove());
+    expect(await cutOff()).toEqual([]);
+    const views = ['live', 'review', 'history', 'reports', 'models', 'lines', 'settings'];
+    for (const lang of ['de', 'ja', 'ko', 'en']) {
+      const m = catalogue(lang);
+      await view('settings');
+      await page.locator('[data-test=language]').selectOption(lang);
+      await page.locator(`nav a[data-view=settings]`).filter({ hasText: m.app.view.settings }).waitFor();
+      // Remembered: a reload speaks it too, and the page says its language.
+      await page.reload();
+      await page.locator(`nav a[data-view=settings]`).filter({ hasText: m.app.view.settings }).waitFor();
+      expect(await page.locator('html').getAttribute('lang')).toBe(lang);
+      expect(await page.locator('[data-test=language]').inputValue()).toBe(lang);
+      for (const v of views) {
+        await view(v);
+        expect((await page.locator(`nav a[data-view=${v}]`).textContent())?.trim()).toContain(m.app.view[v]);
+        if (v === 'review') {
+          await page.locator('[data-test=review-position]').waitFor();
+          // The keys are D, F, U in every language, and the buttons say so.
+          const defect = page.locator('[data-test=confirm-defect]');
+          expect((await defect.textContent())?.trim()).toBe(`${m.review.confirmDefect} D`);
+          expect(await page.locator('[data-test=false-alarm] kbd').textContent()).toBe('F');
+          expect(await page.locator('[data-test=undo] kbd').textContent()).toBe('U');
+          expect(await page.locator('[data-test=review-keys] kbd').allTextContents()).toEqual(
+            expect.arrayContaining(['D', 'F', 'U', 'C']),
+          );
+          // Scores are numbers in the language's own writing: a decimal comma in German.
+          expect(await page.locator('.review .score .muted').textContent()).toMatch(
+            lang === 'de' ? /\d,\d/ : /\d\.\d/,
+          );
+        }
+        if (v === 'reports') {
+          // The report's language follows the UI's; the preview's table is the widest text on any view.
+          expect(await page.locator('[data-test=report-language]').inputValue()).toBe(lang);
+          await page.locator('[data-test=report-preview]').click();
+          await page.locator('[data-test=report-row]').first().waitFor();
+          expect(await page.locator('[data-test=report-summary] th').allTextContents()).toEqual(
+            expect.arrayContaining(Object.values(m.reports.head)),
+          );
+        }
+        if (v === 'models') await page.getByRole('row').filter({ hasText: 'tiny' }).first().click();
+        if (v === 'history') await page.locator('[data-test=history-row]').first().waitFor();
+        await settled();
+        expect(await cutOff(), `${lang} ${v}`).toEqual([]);
+        await shot(`i18n-${lang}-${v}`);
+      }
+    }
+    expect(i18nWarnings).toEqual([]);
+  }, 180_000);
 
   it('had no script errors or CSP violations', () => {
     expect(pageErrors).toEqual([]);

@@ -115,6 +115,19 @@ describe('updating a model from false alarms', () => {
     expect(p.reviewers).toEqual(['Ann']);
   });
 
+  it('an update cancelled at once leaves no model behind', async () => {
+    const models = (await api.listModels({})).length;
+    const started = await api.startModelUpdate({ lineId, name: 'never' });
+    await api.cancelModelUpdate({ jobId: started.jobId! });
+    const u = await waitFor('the cancel', async () =>
+      (await api.listModelUpdates({})).find((x) => x.jobId === started.jobId && x.state !== 'running'),
+    );
+    expect(u).toMatchObject({ state: 'cancelled', childId: null, lineageId: null });
+    expect(existsSync(join(dataDir, 'models', 'never'))).toBe(false);
+    expect((await api.listModels({})).length).toBe(models);
+    await expect(api.cancelModelUpdate({ jobId: started.jobId! })).rejects.toThrow(/is cancelled/);
+  }, 60_000);
+
   it('makes a child as a new model, compares it with its parent and leaves the parent untouched', async () => {
     const started = await api.startModelUpdate({ lineId });
     expect(started).toMatchObject({ state: 'running', parentId, name: 'patchcore-u1', requestedBy: 'Ann' });

@@ -148,7 +148,7 @@ export class ModelUpdates {
       const name = `${base}-u${n}`;
       if (
         !existsSync(join(this.o.modelsDir, name)) &&
-        ![...this.jobs.values()].some((j) => j.update.name === name)
+        ![...this.jobs.values()].some((j) => j.update.name === name && j.update.state === 'running')
       )
         return name;
     }

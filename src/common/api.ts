@@ -22,9 +22,19 @@ export const IMAGE_SCHEME = 'station';
 export type IpcReply =
   { ok: true; value: unknown } | { ok: false; error: { code: StationError['code']; message: string } };
 
-export const METHOD_NAMES = ['patchcore', 'ganomaly-fusion', 'ganomaly', 'egbad', 'anogan'] as const;
+export const METHOD_NAMES = [
+  'patchcore',
+  'ganomaly-features',
+  'ganomaly-fusion',
+  'ganomaly',
+  'egbad',
+  'anogan',
+] as const;
 /** Methods on pretrained-backbone features: `size` is the longest side images are judged at (0 = native). */
-export const FEATURE_METHOD_NAMES: readonly (typeof METHOD_NAMES)[number][] = ['patchcore'];
+export const FEATURE_METHOD_NAMES: readonly (typeof METHOD_NAMES)[number][] = [
+  'patchcore',
+  'ganomaly-features',
+];
 /** The GAN methods' network input sizes. */
 export const GAN_SIZES = [32, 64, 128, 256] as const;
 export const IMAGE_KINDS = ['original', 'overlay', 'heatmap', 'reconstruction', 'thumbnail'] as const;

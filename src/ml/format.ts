@@ -146,6 +146,10 @@ function createDetectorShapeOnly(config: DetectorConfig): Record<string, true> {
       return config.backbone === ONNX_BACKBONE
         ? { memory_bank: true }
         : { backbone: true, memory_bank: true };
+    case 'ganomaly-features': {
+      const nets = { encoder_g: true, decoder_g: true, encoder_e: true, discriminator: true } as const;
+      return config.backbone === ONNX_BACKBONE ? nets : { backbone: true, ...nets };
+    }
     case 'ganomaly-fusion':
       return {
         encoder_g: true,

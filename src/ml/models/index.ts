@@ -6,11 +6,13 @@ import { GanomalyFusion, GANOMALY_FUSION_DEFAULTS } from './ganomaly-fusion';
 import { Egbad, EGBAD_DEFAULTS } from './egbad';
 import { Anogan, ANOGAN_DEFAULTS } from './anogan';
 import { Patchcore, PATCHCORE_DEFAULTS } from './patchcore';
+import { GanomalyFeatures, GANOMALY_FEATURES_DEFAULTS } from './ganomaly-features';
 import { checkSize } from './networks';
 import type { FeatureSource } from '../backbone/features';
 
 export * from './types';
 export { FUSION_COMPONENTS, GanomalyFusion } from './ganomaly-fusion';
+export { GanomalyFeatures, GANOMALY_FEATURES_DEFAULTS } from './ganomaly-features';
 export {
   DEFAULT_MIN_SIDE,
   DEFAULT_SCALE,
@@ -31,10 +33,11 @@ export function defaultConfig(
   channels: 1 | 3,
   overrides: Partial<DetectorConfig> = {},
 ): DetectorConfig {
-  if (method === 'patchcore') {
+  if (method === 'patchcore' || method === 'ganomaly-features') {
     if (!(Number.isInteger(size) && size >= 0))
       throw new Error(`working size must be a whole number of pixels (0 = native), got ${size}`);
-    return { ...PATCHCORE_DEFAULTS, size, channels, ...overrides, method } as DetectorConfig;
+    const base = method === 'patchcore' ? PATCHCORE_DEFAULTS : GANOMALY_FEATURES_DEFAULTS;
+    return { ...base, size, channels, ...overrides, method } as DetectorConfig;
   }
   checkSize(size);
   // Sigma grows with the image so the heatmap's blur covers the same fraction of the part at every size.
@@ -66,6 +69,8 @@ export function createDetector(
   switch (config.method) {
     case 'patchcore':
       return new Patchcore(config, nets, source);
+    case 'ganomaly-features':
+      return new GanomalyFeatures(config, nets, source);
     case 'ganomaly-fusion':
       return new GanomalyFusion(config, nets);
     case 'ganomaly':

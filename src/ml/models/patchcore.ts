@@ -17,13 +17,13 @@
 //   its patches matched is returned as `nearest`: the good part it looks most like, which Review shows in
 //   place of a reconstruction.
 import * as tf from '@tensorflow/tfjs';
-import { backboneSpec, MOBILENET_V2, ONNX_BACKBONE } from '../backbone';
-import { aggregate, backboneTaps, type FeatureSource, type PatchFeatures } from '../backbone/features';
+import { MOBILENET_V2 } from '../backbone';
+import type { FeatureSource, PatchFeatures } from '../backbone/features';
+import { FeatureExtractor } from '../backbone/extractor';
 import { Rng, toBatch, type ImageSample } from '../data';
 import { gaussianBlur } from '../residual';
 import { extendCoreset, kCenterGreedy } from '../sampling/coreset';
 import { memoryBankNetwork } from './common';
-import { MIN_FEATURE_SIDE } from '../backbone/features';
 import type {
   Detector,
   FitOptions,
@@ -78,9 +78,7 @@ export function randomProjection(dim: number, out: number, seed: number): Float3
 
 export class Patchcore implements Detector {
   readonly training = 'fit' as const;
-  /** The tfjs backbone; absent when the taps come from an external source (an ONNX backbone). */
-  readonly backbone?: tf.LayersModel;
-  private readonly source?: FeatureSource;
+  private readonly extractor: FeatureExtractor;
   private bank?: tf.LayersModel;
   /** |b|^2 of every bank row, [1, n]; kept beside the bank. */
   private bankNorms?: tf.Tensor2D;
@@ -91,20 +89,14 @@ export class Patchcore implements Detector {
     nets?: Record<string, tf.LayersModel>,
     source?: FeatureSource,
   ) {
-    if (base.backbone === ONNX_BACKBONE) {
-      if (!source)
-        throw new Error('patchcore with an ONNX backbone needs it run by ONNX Runtime (a feature source)');
-      this.source = source;
-    } else {
-      backboneSpec(base.backbone);
-      if (!nets?.backbone)
-        throw new Error(
-          `patchcore needs its backbone network (${base.backbone}): load it from its package (training) or the model folder`,
-        );
-      this.backbone = nets.backbone;
-    }
+    this.extractor = new FeatureExtractor('patchcore', base.backbone, base.normalisation, nets, source);
     this.fitted = { bankSources: base.bankSources, trainImages: base.trainImages, coverage: base.coverage };
     if (nets?.memory_bank) this.setBank(nets.memory_bank);
+  }
+
+  /** The tfjs backbone (bundled backbones), for the exporter and tests. */
+  get backbone(): tf.LayersModel | undefined {
+    return this.extractor.backbone;
   }
 
   get config(): PatchcoreConfig {
@@ -112,35 +104,14 @@ export class Patchcore implements Detector {
   }
 
   networks(): Record<string, tf.LayersModel> {
-    const nets: Record<string, tf.LayersModel> = {};
-    if (this.backbone) nets.backbone = this.backbone;
+    const nets = this.extractor.networks();
     if (this.bank) nets.memory_bank = this.bank;
     return nets;
   }
 
   /** Patch features of one image [1, H, W, C]; the caller disposes `features`. */
-  async features(x: tf.Tensor4D): Promise<PatchFeatures> {
-    if (Math.min(x.shape[1], x.shape[2]) < MIN_FEATURE_SIDE)
-      throw new Error(
-        `image ${x.shape[2]}x${x.shape[1]} is too small for patchcore: both sides need at least ${MIN_FEATURE_SIDE} px`,
-      );
-    if (this.backbone) {
-      const backbone = this.backbone;
-      let grid = [0, 0];
-      const features = tf.tidy(() => {
-        const a = aggregate(backboneTaps(backbone, this.base.normalisation, x));
-        grid = [a.h, a.w];
-        return a.features;
-      });
-      return { features, h: grid[0], w: grid[1] };
-    }
-    const maps = await this.source!(x);
-    try {
-      const [, h, w] = maps[0].shape;
-      return { features: tf.tidy(() => aggregate(maps).features), h, w };
-    } finally {
-      tf.dispose(maps);
-    }
+  features(x: tf.Tensor4D): Promise<PatchFeatures> {
+    return this.extractor.features(x);
   }
 
   private setBank(bank: tf.LayersModel): void {
@@ -336,7 +307,7 @@ export class Patchcore implements Detector {
   }
 
   dispose(): void {
-    this.backbone?.dispose();
+    this.extractor.dispose();
     this.bank?.dispose();
     this.bankNorms?.dispose();
   }

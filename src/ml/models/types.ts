@@ -3,11 +3,18 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ImageSample } from '../data';
 import type { BackboneNormalisation } from '../backbone';
 
-export type Method = 'patchcore' | 'ganomaly-fusion' | 'ganomaly' | 'egbad' | 'anogan';
+export type Method = 'patchcore' | 'ganomaly-features' | 'ganomaly-fusion' | 'ganomaly' | 'egbad' | 'anogan';
 /** Every method; the first is the recommended default (see patchcore.ts and bench/results/detection.md for why). */
-export const METHODS: readonly Method[] = ['patchcore', 'ganomaly-fusion', 'ganomaly', 'egbad', 'anogan'];
+export const METHODS: readonly Method[] = [
+  'patchcore',
+  'ganomaly-features',
+  'ganomaly-fusion',
+  'ganomaly',
+  'egbad',
+  'anogan',
+];
 /** The methods that judge pretrained-backbone features (at the image's own resolution) rather than pixels. */
-export const FEATURE_METHODS: readonly Method[] = ['patchcore'];
+export const FEATURE_METHODS: readonly Method[] = ['patchcore', 'ganomaly-features'];
 export const DEFAULT_METHOD: Method = METHODS[0];
 
 /** Settings shared by every method; defaults are the papers' (see each model's file). */
@@ -64,9 +71,8 @@ export interface AnoganConfig extends CommonConfig {
   searchLr: number;
 }
 
-/** PatchCore (Roth et al. 2022) on a pretrained backbone's features; see patchcore.ts. */
-export interface PatchcoreConfig {
-  method: 'patchcore';
+/** What every feature method shares: how images are sized, and the backbone whose features it judges. */
+export interface FeatureInputConfig {
   /** Images are judged at `scale` x the camera's resolution (aspect kept), so texture keeps one scale. */
   scale: number;
   /** ...enlarged so the shorter side is at least this (tiny images)... */
@@ -82,6 +88,11 @@ export interface PatchcoreConfig {
   backbone: string;
   layers: string[];
   normalisation: BackboneNormalisation;
+}
+
+/** PatchCore (Roth et al. 2022) on a pretrained backbone's features; see patchcore.ts. */
+export interface PatchcoreConfig extends FeatureInputConfig {
+  method: 'patchcore';
   /** Patches each training image contributes to the candidate pool (its own greedy coreset). Default 100. */
   perImage: number;
   /** Most rows in the memory bank (the greedy coreset of the candidates). Default 4000. */
@@ -96,8 +107,38 @@ export interface PatchcoreConfig {
   coverage?: number;
 }
 
+/**
+ * GANomaly on backbone features (see ganomaly-features.ts): the paper's encoder-decoder-encoder and
+ * discriminator, as per-cell networks over the patch features; the feature-space residual is the map.
+ */
+export interface GanomalyFeaturesConfig extends FeatureInputConfig {
+  method: 'ganomaly-features';
+  /** Latent size and hidden width of the per-cell networks. Default 64 / 256. */
+  latent: number;
+  hidden: number;
+  /** Loss weights as the paper: adversarial 1, contextual (L1) 50, encoder (L2) 1; Adam 2e-4 / 0.5. */
+  wAdv: number;
+  wCon: number;
+  wEnc: number;
+  lr: number;
+  beta1: number;
+  /** Epochs over the sampled feature vectors (best held-out epoch kept), batch size, cells per image. */
+  epochs: number;
+  batch: number;
+  perImage: number;
+  /** Set by fitting: the training features' per-dimension mean and std (inputs are standardised by them). */
+  featureMean?: number[];
+  featureStd?: number[];
+  trainImages?: number;
+}
+
 export type DetectorConfig =
-  PatchcoreConfig | GanomalyFusionConfig | GanomalyConfig | EgbadConfig | AnoganConfig;
+  | PatchcoreConfig
+  | GanomalyFeaturesConfig
+  | GanomalyFusionConfig
+  | GanomalyConfig
+  | EgbadConfig
+  | AnoganConfig;
 
 /** A tensor with a name (optimiser state, checkpoints); tfjs has this type but does not export it. */
 export interface NamedTensor {

@@ -132,14 +132,25 @@ export class OnnxFeatureEngine implements ScoringEngine {
       const x = new ort.Tensor('float32', one.data, [1, batch.height, batch.width, batch.channels]);
       const feeds: Record<string, ort.Tensor> = { x };
       taps.forEach((t, k) => (feeds[tapInput(k)] = t));
-      const out = await this.head.run(feeds, ['score', 'error', 'nearest', ...(opts.maps ? ['map'] : [])]);
+      const hasNearest = this.head.outputNames.includes('nearest');
+      const out = await this.head.run(feeds, [
+        'score',
+        'error',
+        ...(hasNearest ? ['nearest'] : []),
+        ...(opts.maps ? ['map'] : []),
+      ]);
       scores[i] = (out.score.data as Float32Array)[0];
       errors[i] = (out.error.data as Float32Array)[0];
-      nearest[i] = Number((out.nearest.data as BigInt64Array)[0]);
+      nearest[i] = hasNearest ? Number((out.nearest.data as BigInt64Array)[0]) : -1;
       if (opts.maps) maps.push((out.map.data as Float32Array).slice());
       for (const t of [x, ...taps, ...Object.values(out)]) t.dispose();
     }
-    return { scores, reconstructionErrors: errors, maps: opts.maps ? maps : undefined, nearest };
+    return {
+      scores,
+      reconstructionErrors: errors,
+      maps: opts.maps ? maps : undefined,
+      nearest: this.head.outputNames.includes('nearest') ? nearest : undefined,
+    };
   }
 
   async dispose(): Promise<void> {

@@ -15,7 +15,8 @@ import type { Detector, DetectorConfig, EgbadConfig, Method } from '../models/ty
 import { gaussianTaps } from '../residual';
 import { attr, GraphBuilder, LayerConverter, tensorInfo, type Value } from './graph';
 import { decodeModel, encodeModel } from './proto';
-import { featureGraphIO, patchcoreGraph } from './feature-export';
+import { featureGraph, featureGraphIO } from './feature-export';
+import type { GanomalyFeatures } from '../models/ganomaly-features';
 import { tapInput } from './backbone-source';
 import { ONNX_BACKBONE } from '../backbone';
 import type { Patchcore } from '../models/patchcore';
@@ -138,13 +139,13 @@ export function exportOnnx(detector: Detector): Uint8Array {
   const g = new GraphBuilder();
   g.unique(ONNX_INPUT);
   let io;
-  if (config.method === 'patchcore') {
+  if (config.method === 'patchcore' || config.method === 'ganomaly-features') {
     // An ONNX backbone runs as its own session (OnnxFeatureEngine): this graph is then the head alone, fed
     // the backbone's tapped maps.
     const taps = config.backbone === ONNX_BACKBONE ? config.layers.map((_, i) => tapInput(i)) : undefined;
     taps?.forEach((t) => g.unique(t));
-    patchcoreGraph(g, detector as Patchcore, ONNX_INPUT, taps);
-    io = featureGraphIO(channels, taps);
+    featureGraph(g, detector as Patchcore | GanomalyFeatures, ONNX_INPUT, taps);
+    io = featureGraphIO(channels, taps, config.method === 'patchcore');
   } else {
     const x = g.node('Transpose', [ONNX_INPUT], [attr.ints('perm', [0, 3, 1, 2])], 'x_nchw');
     const conv = new LayerConverter(g);

@@ -12,8 +12,9 @@
 // as TF's 'same'), deeper taps resized to the first tap's grid (bilinear, half-pixel centres, as
 // tf.image.resizeBilinear(..., halfPixelCenters)), then |q|^2 - 2 q.b + |b|^2 against the bank (one MatMul),
 // its row minimum, and the map resized and blurred like gaussianBlur (reflected borders).
-import type { PatchcoreConfig } from '../models/types';
+import type { FeatureInputConfig, GanomalyFeaturesConfig, PatchcoreConfig } from '../models/types';
 import type { Patchcore } from '../models/patchcore';
+import type { GanomalyFeatures } from '../models/ganomaly-features';
 import { IMAGENET_MEAN, IMAGENET_STD, STANDARDISE_EPS } from '../backbone';
 import { gaussianTaps } from '../residual';
 import { attr, GraphBuilder, LayerConverter, tensorInfo, type Value } from './graph';
@@ -30,15 +31,23 @@ function resizeLike(g: GraphBuilder, v: Value, sizes: Value): Value {
   );
 }
 
+/** A feature detector as the exporter sees it: its config, its tfjs backbone (bundled) and its networks. */
+type FeatureDetector = Patchcore | GanomalyFeatures;
+
 /**
- * The graph nodes of a PatchCore detector; returns nothing, names its outputs. With `externalTaps` (an ONNX
- * backbone, run as its own session before this graph) the tapped maps are graph inputs of those names and
- * only the head is built; otherwise the bundled tfjs backbone is converted into the graph.
+ * The graph nodes of a feature detector (PatchCore or GANomaly on features); returns nothing, names its
+ * outputs. With `externalTaps` (an ONNX backbone, run as its own session before this graph) the tapped maps
+ * are graph inputs of those names and only the head is built; otherwise the bundled tfjs backbone is
+ * converted into the graph.
  */
-export function patchcoreGraph(g: GraphBuilder, d: Patchcore, input: string, externalTaps?: string[]): void {
-  const config = d.config as PatchcoreConfig;
+export function featureGraph(
+  g: GraphBuilder,
+  d: FeatureDetector,
+  input: string,
+  externalTaps?: string[],
+): void {
+  const config = d.config as FeatureInputConfig & { method: string };
   const { channels, heatmapSigma, normalisation } = config;
-  if (!config.bankSources) throw new Error('patchcore is not fitted yet: nothing to export');
   const x = g.node('Transpose', [input], [attr.ints('perm', [0, 3, 1, 2])], 'x_nchw');
   const shape = g.node('Shape', [x]); // [1, C, H, W]
   const taps = externalTaps
@@ -50,11 +59,21 @@ export function patchcoreGraph(g: GraphBuilder, d: Patchcore, input: string, ext
         normalisation,
       );
   const tapCount = externalTaps ? externalTaps.length : d.backbone!.outputs.length;
-  patchcoreHead(g, d, taps, tapCount, shape, heatmapSigma);
+  const { rows, grid } = featureRows(g, taps, tapCount);
+  const cells =
+    config.method === 'patchcore'
+      ? patchcoreCells(g, d as Patchcore, rows)
+      : ganomalyCells(g, d as GanomalyFeatures, rows);
+  mapOutputs(g, cells, grid, shape, heatmapSigma);
 }
 
 /** backboneInput + the converted tfjs backbone: returns its tapped maps (NCHW). */
-function bundledTaps(g: GraphBuilder, d: Patchcore, rgb: Value, normalisation: string): (i: number) => Value {
+function bundledTaps(
+  g: GraphBuilder,
+  d: FeatureDetector,
+  rgb: Value,
+  normalisation: string,
+): (i: number) => Value {
   const mean = (v: Value, axes: number[]) =>
     g.node('ReduceMean', [v], [attr.ints('axes', axes), attr.int('keepdims', 1)]);
   // backbone/index.ts imageMean: over each row (NCHW axis 3), then over the row means.
@@ -83,16 +102,12 @@ function bundledTaps(g: GraphBuilder, d: Patchcore, rgb: Value, normalisation: s
   return new LayerConverter(g).apply(d.backbone!, [x]);
 }
 
-/** Taps -> 3x3 average, resized to the first tap's grid, concatenated -> nearest bank rows -> outputs. */
-function patchcoreHead(
+/** Taps -> 3x3 average, resized to the first tap's grid, concatenated -> rows [h*w, D] and the grid [h, w]. */
+function featureRows(
   g: GraphBuilder,
-  d: Patchcore,
   taps: (i: number) => Value,
   tapCount: number,
-  shape: Value,
-  heatmapSigma: number,
-): void {
-  const config = d.config as PatchcoreConfig;
+): { rows: Value; grid: Value } {
   const pool = (v: Value) =>
     g.node(
       'AveragePool',
@@ -115,15 +130,23 @@ function patchcoreHead(
   }
   const cat = pooled.length === 1 ? pooled[0] : g.node('Concat', pooled, [attr.int('axis', 1)]);
 
+  const dim = g.node('Slice', [g.node('Shape', [cat]), g.int64s([1]), g.int64s([2])]); // [D]
+  const rows = g.node('Reshape', [
+    g.node('Transpose', [cat], [attr.ints('perm', [0, 2, 3, 1])]),
+    g.node('Concat', [g.int64s([-1]), dim], [attr.int('axis', 0)]),
+  ]);
+  return { rows, grid };
+}
+
+/** PatchCore: each row's distance to its nearest bank row, and (output 'nearest') the reference image. */
+function patchcoreCells(g: GraphBuilder, d: Patchcore, rows: Value): Value {
+  const config = d.config as PatchcoreConfig;
+  if (!config.bankSources) throw new Error('patchcore is not fitted yet: nothing to export');
   // Rows [h*w, D] against the bank: squared distances, nearest row and its distance.
   const bankKernel = d.networks().memory_bank.getWeights()[0]; // [D, n]
   const [dim, n] = bankKernel.shape;
   const kernel = g.floats('memory_bank', bankKernel.dataSync(), [dim, n]);
   const norms = g.floats('memory_bank_norms', squaredColumnNorms(bankKernel.dataSync(), dim, n), [1, n]);
-  const rows = g.node('Reshape', [
-    g.node('Transpose', [cat], [attr.ints('perm', [0, 2, 3, 1])]),
-    g.int64s([-1, dim]),
-  ]);
   const sq = g.node('ReduceSum', [g.node('Mul', [rows, rows]), g.int64s([1])], [attr.int('keepdims', 1)]);
   const d2 = g.node('Add', [
     g.node('Sub', [sq, g.node('Mul', [g.node('MatMul', [rows, kernel]), g.scalar(2)])]),
@@ -157,9 +180,34 @@ function patchcoreHead(
     'nearest',
   );
 
+  return dist;
+}
+
+/** GANomaly on features: each row's contextual residual mean |s - G_D(G_E(s))|, s the standardised row. */
+function ganomalyCells(g: GraphBuilder, d: GanomalyFeatures, rows: Value): Value {
+  const config = d.config as GanomalyFeaturesConfig;
+  const nets = d.cellNetworks;
+  if (!nets || !config.featureMean || !config.featureStd)
+    throw new Error('ganomaly-features is not trained yet: nothing to export');
+  const dim = config.featureMean.length;
+  const s = g.node('Div', [
+    g.node('Sub', [rows, g.floats('feature_mean', config.featureMean, [1, dim])]),
+    g.floats('feature_std', config.featureStd, [1, dim]),
+  ]);
+  const conv = new LayerConverter(g);
+  const xHat = conv.apply(nets.decoder_g, [conv.apply(nets.encoder_g, [s])(0)])(0);
+  return g.node(
+    'ReduceMean',
+    [g.node('Abs', [g.node('Sub', [s, xHat])])],
+    [attr.ints('axes', [1]), attr.int('keepdims', 0)],
+  );
+}
+
+/** A value per cell [h*w] -> the map (resized to the image, blurred) and the score and error outputs. */
+function mapOutputs(g: GraphBuilder, cells: Value, grid: Value, shape: Value, heatmapSigma: number): void {
   // The map: the distance grid resized to the image (half-pixel bilinear) and blurred with reflected borders.
   const gridMap = g.node('Reshape', [
-    dist,
+    cells,
     g.node('Concat', [g.int64s([1, 1]), grid], [attr.int('axis', 0)]),
   ]);
   const imageHW = g.node('Slice', [shape, g.int64s([2]), g.int64s([4])]);
@@ -181,7 +229,7 @@ function patchcoreHead(
 }
 
 /** Graph inputs and outputs of a feature model (with the tapped maps as inputs for an ONNX backbone's head). */
-export function featureGraphIO(channels: number, externalTaps: string[] = []) {
+export function featureGraphIO(channels: number, externalTaps: string[] = [], withNearest = true) {
   return {
     input: [
       tensorInfo('x', [1, 'H', 'W', channels]),
@@ -191,7 +239,7 @@ export function featureGraphIO(channels: number, externalTaps: string[] = []) {
       tensorInfo('score', [1]),
       tensorInfo('error', [1]),
       tensorInfo('map', [1, 'H', 'W']),
-      tensorInfo('nearest', [1], DataType.INT64),
+      ...(withNearest ? [tensorInfo('nearest', [1], DataType.INT64)] : []),
     ],
   };
 }

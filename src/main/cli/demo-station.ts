@@ -11,7 +11,7 @@ import { serveHttp } from '../station/http-server';
 import { validated } from '../station/in-process';
 import { Station } from '../station/station';
 import type { LineSummary, ModelSummary, StationApi, TrainingJob } from '../../common/api';
-import { DEMO_DATA, DEMO_MODEL, type DemoModel } from './demo';
+import { DEMO_MODEL, ensureDemoData, type DemoModel } from './demo';
 import { formatInspection } from './station-commands';
 import { formatSeconds } from './progress';
 import { APP_VERSION } from './version';
@@ -136,11 +136,11 @@ export interface Demo {
 export function startDemo(api: StationApi, dataDir: string, o: DemoOptions): Demo {
   const log = o.log ?? (() => undefined);
   const model = o.model ?? DEMO_MODEL;
-  const data = o.data ?? DEMO_DATA;
   let stopped = false;
   let stopCamera = () => undefined as void;
   const stopWaiting = new AbortController();
   const ready = (async () => {
+    const data = o.data ?? (await ensureDemoData(dataDir));
     const m = await demoModel(api, join(dataDir, 'models'), model, data, log, stopWaiting.signal);
     if (stopped) return null;
     const line = await demoLine(api, dataDir, m, model, log);

@@ -5,6 +5,7 @@
 // the demo station in demo-station.ts.
 import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import type { ModelMeta } from '../../ml';
 import {
   describeBackend,
   DEFAULT_METHOD,
@@ -22,7 +23,7 @@ import { runExport, runScore } from './score-command';
 import { trainModel } from '../tasks/train-model';
 import { evaluateModel } from '../tasks/evaluate';
 import { formatEvalTable } from './format';
-import { DEMO_DATA, runDemo } from './demo';
+import { runDemo } from './demo';
 import { exportFashionMnist } from '../tasks/fashion-mnist';
 import { loadModel } from '../io/model-store';
 import { chooseEngine } from '../station/engine-choice';
@@ -130,6 +131,14 @@ const TRAIN = {
   },
   notes: ['Ctrl-C stops after the current step and keeps the checkpoint (continue with --resume).'],
 } as const satisfies CommandSpec;
+
+/** How a model takes images, in a few words. */
+function describeInput(i: ModelMeta['input']): string {
+  const channels = i.channels === 1 ? 'grey' : 'colour';
+  if (i.mode === 'native')
+    return `at ${i.scale ?? 1}x the camera's resolution (${channels}${i.size ? `, longer side at most ${i.size} px` : ''})`;
+  return `${i.size}x${i.size}x${i.channels} (${i.mode})`;
+}
 
 async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<number> {
   const num = (name: keyof typeof TRAIN.options) => numberOption(values[name] as string, name, 'train');
@@ -263,8 +272,8 @@ async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<numbe
   for (const w of r.warnings) console.error(`warning: ${w}`);
   const m = r.meta;
   console.log(
-    `trained ${m.method} ${m.input.size}x${m.input.size}x${m.input.channels} (${m.input.mode}) on ${m.training!.images} images in ` +
-      `${m.training!.seconds.toFixed(0)} s; epochs ${m.training!.epochs} (best ${m.training!.bestEpoch}${r.result.stoppedEarly ? ', stopped early' : ''}); ` +
+    `trained ${m.method} ${describeInput(m.input)} on ${m.training!.images} images in ` +
+      `${m.training!.seconds.toFixed(0)} s; ${m.input.mode === 'native' ? 'fitted in one pass' : `epochs ${m.training!.epochs} (best ${m.training!.bestEpoch}${r.result.stoppedEarly ? ', stopped early' : ''})`}; ` +
       `threshold ${m.calibration!.threshold.toPrecision(5)} (${
         m.calibration!.method === 'f1'
           ? `F1-optimal on ${m.calibration!.goodStats.n} held-out good and ${m.calibration!.defectCount} labelled defect images`
@@ -394,7 +403,7 @@ const DEMO = {
 async function cmdDemo({ values }: Parsed<typeof DEMO.options>): Promise<number> {
   const backend = await header(values.backend);
   console.log(
-    `Anomaly Station demo: trains (once) and evaluates the demo model on the bundled sample (${DEMO_DATA}); \`npm start\` runs the live station.`,
+    'Anomaly Station demo: makes the synthetic demo parts and trains (once) and evaluates the demo model on them, in the data dir; `npm start` runs the live station.',
   );
   await runDemo(backend, resolve(values['data-dir']));
   return 0;

@@ -78,7 +78,14 @@ export type Attempt =
   | 'reviewQueue'
   | 'history'
   | 'reportPreview'
-  | 'reportExport';
+  | 'reportExport'
+  | 'updates'
+  | 'updatePreview'
+  | 'startUpdate'
+  | 'cancelUpdate'
+  | 'activate'
+  | 'discard'
+  | 'lineage';
 
 /** A failure notice: what was being done, in the UI's language, then the station's own message. */
 export function failed(what: Attempt, e: unknown): string {

@@ -1,9 +1,9 @@
 // Reads a PDF back for the tests in JavaScript, so that they need no poppler: unpdf (Mozilla's pdf.js in a
 // build for Node) for what a reader gets — pages, text with its line breaks, image draws — parsed strictly,
-// and @cantoo/pdf-lib for the objects pdf.js keeps to itself: each font's dictionary (embedded file, subset
-// name, ToUnicode map, as poppler's pdffonts shows them) and the image XObjects in the file.
+// and @cantoo/pdf-lib for the objects pdf.js keeps to itself: each font's dictionary (embedded file and its
+// size, subset name, ToUnicode map, as poppler's pdffonts shows them) and the image XObjects in the file.
 import { readFileSync } from 'node:fs';
-import { PDFArray, PDFDict, PDFDocument, PDFName, PDFRawStream, PDFRef } from '@cantoo/pdf-lib';
+import { PDFArray, PDFDict, PDFDocument, PDFName, PDFRawStream, PDFRef, PDFStream } from '@cantoo/pdf-lib';
 import { extractText, getDocumentProxy, getResolvedPDFJS } from 'unpdf';
 
 export interface PdfFont {
@@ -17,6 +17,8 @@ export interface PdfFont {
   subset: boolean;
   /** A ToUnicode CMap maps its codes back to text. */
   toUnicode: boolean;
+  /** Bytes of the embedded font program as stored (its stream, compressed), 0 when not embedded. */
+  fileBytes: number;
 }
 
 export interface PdfText {
@@ -84,10 +86,13 @@ async function readObjects(bytes: Uint8Array) {
     const described = descendants ? descendants.lookup(0, PDFDict) : font;
     const descriptor = described.lookupMaybe(PDFName.of('FontDescriptor'), PDFDict);
     const fontName = name(font, 'BaseFont');
+    const fileKey = ['FontFile', 'FontFile2', 'FontFile3'].find((k) => descriptor?.has(PDFName.of(k)));
+    const program = fileKey ? descriptor!.lookupMaybe(PDFName.of(fileKey), PDFStream) : undefined;
     return {
       name: fontName,
       subtype: name(font, 'Subtype'),
-      embedded: ['FontFile', 'FontFile2', 'FontFile3'].some((k) => descriptor?.has(PDFName.of(k))),
+      embedded: fileKey !== undefined,
+      fileBytes: program instanceof PDFRawStream ? program.contents.length : 0,
       subset: /^[A-Z]{6}\+/.test(fontName),
       toUnicode: font.has(PDFName.of('ToUnicode')),
     };

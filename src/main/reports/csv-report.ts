@@ -3,46 +3,23 @@
 // comma, quote or line break), station times as stored (ISO 8601 UTC with milliseconds) plus the local day
 // each row counts in (the report's time zone, named on every row, as the PDF's per-day table), and safe to open
 // in a spreadsheet: text starting with = + - @ tab or CR gets a leading apostrophe so it is never run as a
-// formula (numbers stay numbers).
+// formula (numbers stay numbers). In the report's language: its header row and its words (verdict, decision,
+// yes/no), with a UTF-8 byte order mark so a spreadsheet reads the names right; English is the machine-readable
+// form, unchanged: identifiers as headers, no byte order mark. Numbers and times are the same in every
+// language (full precision, ISO 8601), so the file reads back as the database holds it.
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
+import type { Language } from '../../common/languages';
 import type { InspectionWithDecision, StationDatabase } from '../station/database';
+import { ENGLISH, reportText, type ReportText } from './i18n';
 import { localDays } from './local-days';
 import { decisionVerified, reportRows, rowNames, type ReportSummary } from './report-data';
 
-/** Column key -> header, in file order. */
-export const CSV_COLUMNS = {
-  inspectionId: 'inspection_id',
-  lineId: 'line_id',
-  line: 'line',
-  filePath: 'file_path',
-  fileSize: 'file_size',
-  sha256: 'sha256',
-  receivedAt: 'received_at',
-  scoredAt: 'scored_at',
-  localDay: 'scored_local_day',
-  timeZone: 'time_zone',
-  model: 'model',
-  modelVersion: 'model_version',
-  engine: 'engine',
-  rawScore: 'raw_score',
-  normalizedScore: 'normalized_score',
-  threshold: 'threshold',
-  verdict: 'verdict',
-  errorText: 'error_text',
-  decision: 'latest_decision',
-  decidedBy: 'decided_by',
-  decidedAt: 'decided_at',
-  comment: 'comment',
-  decisionCount: 'decision_count',
-  decisionId: 'decision_id',
-  decisionHash: 'decision_hash',
-  decisionVerified: 'decision_in_verified_chain',
-  lot: 'lot_label',
-} as const;
+/** Column key -> header (English: the identifiers), in file order; other languages: locales/<lang>.json. */
+export const CSV_COLUMNS: Readonly<Record<keyof typeof ENGLISH.csv.column, string>> = ENGLISH.csv.column;
 
 type CsvRecord = Record<keyof typeof CSV_COLUMNS, string | number | null>;
 
@@ -73,6 +50,7 @@ function toRecord(
   names: ReturnType<typeof rowNames>,
   s: ReportSummary,
   day: (scoredAt: string) => string,
+  x: ReportText,
 ): CsvRecord {
   const d = r.latestDecision;
   return {
@@ -92,16 +70,16 @@ function toRecord(
     rawScore: r.rawScore,
     normalizedScore: r.normalizedScore,
     threshold: r.threshold,
-    verdict: r.verdict,
+    verdict: x.t(`csv.verdict.${r.verdict}`),
     errorText: r.errorText,
-    decision: d?.decision ?? null,
+    decision: d ? x.t(`csv.decision.${d.decision}`) : null,
     decidedBy: d?.operator ?? null,
     decidedAt: d?.decidedAt ?? null,
     comment: d?.comment ?? null,
     decisionCount: r.decisionCount,
     decisionId: d?.id ?? null,
     decisionHash: d?.hash ?? null,
-    decisionVerified: d ? (decisionVerified(s, d.id) ? 'yes' : 'no') : null,
+    decisionVerified: d ? x.t(decisionVerified(s, d.id) ? 'csv.yes' : 'csv.no') : null,
     // The database has no lots: the report's label, repeated so the file carries it on its own.
     lot: s.lot,
   };
@@ -112,15 +90,17 @@ export async function writeCsvReport(
   db: StationDatabase,
   summary: ReportSummary,
   file: string,
+  language: Language = 'en',
 ): Promise<number> {
   const names = rowNames(db);
   const day = dayOf(summary);
+  const x = reportText(language);
   let rows = 0;
   const records = new Transform({
     objectMode: true,
     transform(r: InspectionWithDecision, _enc, done) {
       rows++;
-      const record = toRecord(r, names, summary, day);
+      const record = toRecord(r, names, summary, day, x);
       for (const key of Object.keys(record) as (keyof CsvRecord)[]) {
         const v = record[key];
         if (typeof v === 'string') record[key] = neutraliseFormula(v);
@@ -135,7 +115,8 @@ export async function writeCsvReport(
       records,
       stringify({
         header: true,
-        columns: Object.entries(CSV_COLUMNS).map(([key, header]) => ({ key, header })),
+        bom: language !== 'en',
+        columns: Object.keys(CSV_COLUMNS).map((key) => ({ key, header: x.t(`csv.column.${key}`) })),
         record_delimiter: 'windows',
         // Full precision: a score reads back as the number the database holds.
         cast: { number: (n) => String(n) },

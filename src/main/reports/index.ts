@@ -1,5 +1,6 @@
 // Audit reports a quality manager hands to an auditor: a PDF and a CSV of one period (optionally one
-// line), both written from one ReportSummary so every output, and a UI preview, shows the same numbers.
+// line), both written from one ReportSummary so every output, and a UI preview, shows the same numbers, in
+// the language asked for (./i18n).
 import type { ArtifactStore } from '../station/artifacts';
 import type { StationDatabase } from '../station/database';
 import { writeCsvReport } from './csv-report';
@@ -9,6 +10,7 @@ import { reportSummary, type ReportOptions, type ReportSummary } from './report-
 export { CSV_COLUMNS, neutraliseFormula, writeCsvReport } from './csv-report';
 export { NO_INSPECTIONS, writePdfReport } from './pdf-report';
 export { localDate, localDays, systemTimeZone, timeZoneLabel } from './local-days';
+export { reportText, type ReportText } from './i18n';
 export {
   reportSummary,
   type ReportActivation,
@@ -46,7 +48,8 @@ export async function writeReport(
 ): Promise<WrittenReport> {
   const summary = reportSummary(db, options);
   const written: WrittenReport = { summary };
-  if (files.csv) written.csvRows = await writeCsvReport(db, summary, files.csv);
-  if (files.pdf) written.pdfPages = (await writePdfReport(db, artifacts, summary, files.pdf)).pages;
+  const language = options.language ?? 'en';
+  if (files.csv) written.csvRows = await writeCsvReport(db, summary, files.csv, language);
+  if (files.pdf) written.pdfPages = (await writePdfReport(db, artifacts, summary, files.pdf, language)).pages;
   return written;
 }

@@ -5,13 +5,17 @@
 // pages, not memory: the flagged table's rows have a fixed height, so the page count n is known when the
 // table starts, and from there each page is stamped "Page i of n" and written out as soon as it is full
 // (pdfkit's bufferPages, flushed by hand; a buffered page costs hundreds of KB of small chunks).
-// Text is set in DejaVu Sans (and DejaVu Sans Mono for hashes), embedded and subset by pdfkit, so names in
-// any European alphabet, Greek or Cyrillic print as they are; what DejaVu has no glyph for (CJK, for one)
-// prints as "?" and the report says how many texts that happened to.
+// Its words are in the language asked for (./i18n, ./locales). Text is set in DejaVu Sans (and DejaVu Sans
+// Mono for hashes) and, for Japanese and Korean and for names in them, in Noto Sans CJK JP / KR (npm
+// @embedpdf/fonts-jp, -kr): each text in the first font of the language's list that draws all of it (a
+// Japanese report: Noto JP, then DejaVu, then Noto KR). pdfkit embeds each font used as a subset of the glyphs
+// used, so a report with no CJK text carries no CJK font. What no font has a glyph for prints as "?" and the
+// report says how many texts that happened to.
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import PDFDocument from 'pdfkit';
 import sharp from 'sharp';
@@ -26,6 +30,8 @@ import {
   type RowNames,
 } from './report-data';
 import { localDate, localDateTime, localDays } from './local-days';
+import type { Language } from '../../common/languages';
+import { ENGLISH, reportText, type ReportText } from './i18n';
 import { lineageSentence } from '../../common/lineage';
 
 type Doc = PDFKit.PDFDocument;
@@ -47,14 +53,45 @@ const COLOR = {
   ok: '#2e7d32',
   broken: '#c62828',
 };
-/** pdfkit names for the embedded fonts (registered on each document by `registerFonts`). */
-const FONT = { regular: 'DejaVuSans', bold: 'DejaVuSans-Bold', mono: 'DejaVuSansMono' };
-/** The font files, from the dejavu-fonts-ttf package (a dependency: external in the bundled main too). */
-const FONT_FILES: Record<keyof typeof FONT, string> = {
-  regular: 'dejavu-fonts-ttf/ttf/DejaVuSans.ttf',
-  bold: 'dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf',
-  mono: 'dejavu-fonts-ttf/ttf/DejaVuSansMono.ttf',
-};
+/** The text styles the report is set in; each is drawn by the first face of its list that has the glyphs. */
+const FONT = { regular: 'regular', bold: 'bold', mono: 'mono' } as const;
+type Role = (typeof FONT)[keyof typeof FONT];
+/**
+ * The font files by pdfkit name: [npm package, file in it] (dependencies: external in the bundled main too).
+ * Noto Sans CJK JP / KR are the region subsets (OpenType/CFF, which pdfkit's fontkit subsets as CIDFontType0).
+ */
+const FACE_FILES = {
+  DejaVuSans: ['dejavu-fonts-ttf', 'ttf/DejaVuSans.ttf'],
+  'DejaVuSans-Bold': ['dejavu-fonts-ttf', 'ttf/DejaVuSans-Bold.ttf'],
+  DejaVuSansMono: ['dejavu-fonts-ttf', 'ttf/DejaVuSansMono.ttf'],
+  NotoSansJP: ['@embedpdf/fonts-jp', 'fonts/NotoSansJP-Regular.otf'],
+  'NotoSansJP-Bold': ['@embedpdf/fonts-jp', 'fonts/NotoSansJP-Bold.otf'],
+  NotoSansKR: ['@embedpdf/fonts-kr', 'fonts/NotoSansKR-Regular.otf'],
+  'NotoSansKR-Bold': ['@embedpdf/fonts-kr', 'fonts/NotoSansKR-Bold.otf'],
+} as const;
+type Face = keyof typeof FACE_FILES;
+const LATIN: Record<Role, Face> = { regular: 'DejaVuSans', bold: 'DejaVuSans-Bold', mono: 'DejaVuSansMono' };
+const JAPANESE: Record<Role, Face> = { regular: 'NotoSansJP', bold: 'NotoSansJP-Bold', mono: 'NotoSansJP' };
+const KOREAN: Record<Role, Face> = { regular: 'NotoSansKR', bold: 'NotoSansKR-Bold', mono: 'NotoSansKR' };
+
+/**
+ * Per style, the faces tried in order: the language's own first (Japanese and Korean set their Latin text in
+ * Noto too, so a line reads in one face), then the others for names in other scripts. Hashes stay in DejaVu
+ * Sans Mono.
+ */
+function faceLists(language: Language): Record<Role, Face[]> {
+  const order =
+    language === 'ja'
+      ? [JAPANESE, LATIN, KOREAN]
+      : language === 'ko'
+        ? [KOREAN, LATIN, JAPANESE]
+        : [LATIN, JAPANESE, KOREAN];
+  return {
+    regular: order.map((o) => o.regular),
+    bold: order.map((o) => o.bold),
+    mono: [LATIN.mono, ...order.filter((o) => o !== LATIN).map((o) => o.mono)],
+  };
+}
 /** Flagged rows drawn between two waits for the file to catch up (and images loaded at once). */
 const FLAGGED_CHUNK = 64;
 /** Largest side of the thumbnails and heatmaps embedded in the PDF, in pixels (about 2x their printed size). */
@@ -62,27 +99,35 @@ const IMAGE_PX = 96;
 /** More days than this and the chart's bars cover several days each, so bars stay wide enough to read. */
 const MAX_BARS = 92;
 
-export const NO_INSPECTIONS = 'No inspections in this period';
+/** What an English report says when the period has no inspections. */
+export const NO_INSPECTIONS = ENGLISH.noInspections;
 
 /** Text that needs no glyph check: printable ASCII (every font has it) and line breaks. */
 const PLAIN = /^[\n\x20-\x7e]*$/;
 /** Control characters (line breaks apart): never drawn, whatever a font maps them to. */
 const CONTROL = /[^\P{Cc}\n]/u;
 
-let fontData: Record<keyof typeof FONT, Buffer> | undefined;
+/** Font files read so far, once per process (DejaVu 1.8 MB; a CJK face about 4.6 MB, read when first needed). */
+const fontData = new Map<Face, Buffer>();
 
-/** The fonts on this document, read once per process (about 1.8 MB; pdfkit embeds only the glyphs used). */
-function registerFonts(doc: Doc): void {
-  if (!fontData) {
-    const require = createRequire(import.meta.url);
-    const read = (f: string) => readFileSync(require.resolve(f));
-    fontData = {
-      regular: read(FONT_FILES.regular),
-      bold: read(FONT_FILES.bold),
-      mono: read(FONT_FILES.mono),
-    };
+/**
+ * A file inside an npm package. The @embedpdf font packages export only their (tiny) index, not their fonts
+ * folder, so the path is found from the package's own entry point (its dist/ beside fonts/).
+ */
+function fontFile(pkg: string, file: string): string {
+  const require = createRequire(import.meta.url);
+  if (pkg === 'dejavu-fonts-ttf') return require.resolve(`${pkg}/${file}`);
+  return join(dirname(require.resolve(pkg)), '..', file);
+}
+
+/** Register `face` on this document (pdfkit embeds only the glyphs a document uses, and only faces it used). */
+function registerFace(doc: Doc, face: Face): void {
+  let data = fontData.get(face);
+  if (!data) {
+    const [pkg, file] = FACE_FILES[face];
+    fontData.set(face, (data = readFileSync(fontFile(pkg, file))));
   }
-  for (const k of Object.keys(FONT) as (keyof typeof FONT)[]) doc.registerFont(FONT[k], fontData[k]);
+  doc.registerFont(face, data);
 }
 
 /** The fontkit font behind pdfkit's current font (pdfkit internals, untyped: checked rather than trusted). */
@@ -110,16 +155,20 @@ function clearLayoutCaches(doc: Doc): void {
     if (font.layoutCache) font.layoutCache = Object.create(null) as object;
 }
 
-const int = (n: number): string => n.toLocaleString('en-US');
-const pct = (r: number | null): string => (r === null ? '–' : `${(r * 100).toFixed(2)}%`);
-const num = (v: number | null, digits = 5): string => (v === null ? '–' : v.toPrecision(digits));
-const decisionLabel = (d: string | null | undefined): string =>
-  d === 'defect' ? 'Defect' : d === 'false_alarm' ? 'False alarm' : 'Unreviewed';
+const decisionLabel = (x: ReportText, d: string | null | undefined): string =>
+  x.t(`decision.${d === 'defect' || d === 'false_alarm' ? d : 'unreviewed'}`);
+
+/** A piece of text drawn in one face. */
+interface Run {
+  face: Face;
+  text: string;
+}
 
 /** A label / value row of `Layout.pairs`. */
 type Pair = [label: string, value: string, style?: { mono?: boolean; color?: string; bold?: boolean }];
 
 interface Column {
+  /** The header's message key (column.<key>), or the header itself for a table's first column. */
   header: string;
   /** Share of the content width. */
   width: number;
@@ -135,16 +184,27 @@ class Layout {
    */
   pageTotal: number | null = null;
 
+  /** The report's words and number formats. */
+  readonly x: ReportText;
+  /** Per style, the faces tried in order. */
+  private readonly faces: Record<Role, Face[]>;
+  private readonly registered = new Set<Face>();
+  /** The style set by `font`: `safe` picks its face for each text. */
+  private role: Role = FONT.regular;
+
   constructor(
     readonly doc: Doc,
     private readonly footer: (l: Layout, index: number, total: number) => void,
+    language: Language,
   ) {
     this.y = MARGIN.top;
+    this.x = reportText(language);
+    this.faces = faceLists(language);
   }
 
-  /** Texts that had characters the report font cannot draw (replaced by "?"; the CSV has them exactly). */
+  /** Texts that had characters no report font can draw (replaced by "?"; the CSV has them exactly). */
   replacedTexts = 0;
-  /** Per font (PostScript name): whether it draws a code point, for the code points met so far. */
+  /** Per face: whether it draws a code point, for the code points met so far. */
   private readonly glyphs = new Map<string, Map<number, boolean>>();
 
   /** 0-based index of the page being drawn. */
@@ -199,43 +259,139 @@ class Layout {
     if (this.y + height > this.bottom) this.newPage();
   }
 
+  /** Make `face` the document's current font (registered on first use), keeping size and colour. */
+  private use(face: Face): void {
+    if (!this.registered.has(face)) {
+      registerFace(this.doc, face);
+      this.registered.add(face);
+    }
+    this.doc.font(face);
+  }
+
+  /** Whether `face` draws `ch` (cached per face and code point; control characters: never). */
+  private has(face: Face, ch: string): boolean {
+    let known = this.glyphs.get(face);
+    if (!known) this.glyphs.set(face, (known = new Map()));
+    const cp = ch.codePointAt(0)!;
+    let ok = known.get(cp);
+    if (ok === undefined) {
+      this.use(face);
+      ok = cp === 0x0a || (!CONTROL.test(ch) && currentFont(this.doc).hasGlyphForCodePoint(cp));
+      known.set(cp, ok);
+    }
+    return ok;
+  }
+
   /**
-   * Text as the current font can draw it: a character it has no glyph for (DejaVu covers the European
-   * alphabets, Greek, Cyrillic and more, but not CJK) would print as an empty box, so it becomes a visible
-   * "?", as do control characters. Set the font that will draw the text before calling this.
+   * Text cut into runs, each in one face of the current style's list: a whole text in its first face that
+   * draws all of it (nearly always), else word by word, each word in the first face that draws it (a
+   * Japanese label and a Polish name: 確認者 in Noto JP, Łukasz in DejaVu), else character by character. A
+   * character no face has would print as an empty box, so it becomes a visible "?", as do control
+   * characters, and the report counts the texts that happened to (`replacedTexts`).
    */
-  safe(text: string): string {
-    if (PLAIN.test(text)) return text;
-    const font = currentFont(this.doc);
-    let known = this.glyphs.get(font.postscriptName);
-    if (!known) this.glyphs.set(font.postscriptName, (known = new Map()));
-    let out = '';
+  runs(text: string): Run[] {
+    const faces = this.faces[this.role];
+    if (PLAIN.test(text)) return [{ face: faces[0], text }];
+    const whole = (t: string) => faces.find((f) => [...t].every((ch) => this.has(f, ch)));
+    const all = whole(text);
+    if (all) return [{ face: all, text }];
+    const out: Run[] = [];
+    const push = (face: Face, t: string) => {
+      const last = out.at(-1);
+      if (last && last.face === face) last.text += t;
+      else out.push({ face, text: t });
+    };
     let replaced = false;
-    for (const ch of text) {
-      const cp = ch.codePointAt(0)!;
-      let ok = known.get(cp);
-      if (ok === undefined) {
-        ok = cp === 0x0a || (!CONTROL.test(ch) && font.hasGlyphForCodePoint(cp));
-        known.set(cp, ok);
+    for (const word of text.split(/(\s+)/)) {
+      if (!word) continue;
+      // Spaces go with the run before them (every face has them).
+      if (/^\s+$/.test(word) && out.length) {
+        out.at(-1)!.text += word;
+        continue;
       }
-      if (ok) out += ch;
-      else {
-        out += '?';
-        replaced = true;
+      const face = whole(word);
+      if (face) {
+        push(face, word);
+        continue;
+      }
+      for (const ch of word) {
+        const f = faces.find((x) => this.has(x, ch));
+        if (f) push(f, ch);
+        else {
+          push(out.at(-1)?.face ?? faces[0], '?');
+          replaced = true;
+        }
       }
     }
     if (replaced) this.replacedTexts++;
     return out;
   }
 
-  font(name: string, size: number, color = COLOR.text): Doc {
-    return this.doc.font(name).fontSize(size).fillColor(color);
+  /** Text as the report draws it: characters no face has replaced by "?" (see `runs`). */
+  safe(text: string): string {
+    return this.runs(text)
+      .map((r) => r.text)
+      .join('');
   }
 
-  /** `text` cut with an ellipsis to fit `width` at the current font; `fromStart` keeps the end (paths). */
+  /** Set the style, size and colour of the text that follows (each text then gets its faces, see `runs`). */
+  font(role: Role, size: number, color = COLOR.text): this {
+    this.role = role;
+    this.use(this.faces[role][0]);
+    this.doc.fontSize(size).fillColor(color);
+    return this;
+  }
+
+  /** The width of one line of `text` in the current style and size. */
+  widthOf(text: string): number {
+    return this.runs(text).reduce((w, r) => {
+      this.use(r.face);
+      return w + this.doc.widthOfString(r.text);
+    }, 0);
+  }
+
+  /**
+   * The height of `text` wrapped to `options.width`. Mixed faces are measured in the face that draws most
+   * of the text: pdfkit measures one font at a time, and the faces differ little in line height.
+   */
+  heightOf(text: string, options: PDFKit.Mixins.TextOptions): number {
+    const runs = this.runs(text);
+    const main = [...runs].sort((a, b) => b.text.length - a.text.length)[0];
+    this.use(main.face);
+    return this.doc.heightOfString(runs.map((r) => r.text).join(''), options);
+  }
+
+  /**
+   * pdfkit's text in the faces that draw it: one line (lineBreak false) run after run, or wrapped text as
+   * pdfkit's continued runs, which it wraps as one paragraph.
+   */
+  text(raw: string, x: number, y: number, options: PDFKit.Mixins.TextOptions = {}): this {
+    const runs = this.runs(raw);
+    if (runs.length === 1) {
+      this.use(runs[0].face);
+      this.doc.text(runs[0].text, x, y, options);
+    } else if (options.lineBreak === false) {
+      let at = x;
+      for (const r of runs) {
+        this.use(r.face);
+        this.doc.text(r.text, at, y, options);
+        at += this.doc.widthOfString(r.text);
+      }
+    } else {
+      runs.forEach((r, i) => {
+        this.use(r.face);
+        const continued = i < runs.length - 1;
+        if (i === 0) this.doc.text(r.text, x, y, { ...options, continued });
+        else this.doc.text(r.text, { continued });
+      });
+    }
+    return this;
+  }
+
+  /** `text` cut with an ellipsis to fit `width` in the current style; `fromStart` keeps the end (paths). */
   fit(text: string, width: number, fromStart = false): string {
     const flat = this.safe(text.replace(/\s*[\r\n]+\s*/g, ' '));
-    if (this.doc.widthOfString(flat) <= width) return flat;
+    if (this.widthOf(flat) <= width) return flat;
     // Cut between code points, never inside a surrogate pair.
     const chars = [...flat];
     const cut = (n: number) =>
@@ -244,7 +400,7 @@ class Layout {
     let hi = chars.length;
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
-      if (this.doc.widthOfString(cut(mid)) <= width) lo = mid;
+      if (this.widthOf(cut(mid)) <= width) lo = mid;
       else hi = mid - 1;
     }
     return cut(lo);
@@ -262,15 +418,15 @@ class Layout {
     fromStart = false,
   ) {
     const s = this.fit(text, width, fromStart);
-    const dx = align === 'right' ? width - this.doc.widthOfString(s) : 0;
-    this.doc.text(s, x + dx, y, { lineBreak: false });
+    const dx = align === 'right' ? width - this.widthOf(s) : 0;
+    this.text(s, x + dx, y, { lineBreak: false });
   }
 
   /** Wrapped text clipped to a box (ellipsis when it does not fit); returns the height used. */
   box(text: string, x: number, y: number, width: number, maxHeight: number): number {
-    const safe = this.safe(text.replace(/\r\n?/g, '\n'));
-    const h = Math.min(maxHeight, this.doc.heightOfString(safe, { width }));
-    this.doc.text(safe, x, y, { width, height: maxHeight, ellipsis: true });
+    const flat = text.replace(/\r\n?/g, '\n');
+    const h = Math.min(maxHeight, this.heightOf(flat, { width }));
+    this.text(flat, x, y, { width, height: maxHeight, ellipsis: true });
     return h;
   }
 
@@ -290,33 +446,34 @@ class Layout {
 
   subheading(text: string): void {
     this.ensure(40);
-    this.font(FONT.bold, 10.5).text(text, this.left, this.y, { lineBreak: false });
+    this.font(FONT.bold, 10.5);
+    this.cell(text, this.left, this.y, this.width);
     this.y += 16;
   }
 
   /** A wrapped paragraph across the content width (short ones: it is kept on one page). */
-  paragraph(raw: string, size = 8.5, color = COLOR.muted): void {
+  paragraph(text: string, size = 8.5, color = COLOR.muted): void {
     this.font(FONT.regular, size, color);
-    const text = this.safe(raw);
-    const h = this.doc.heightOfString(text, { width: this.width });
+    const h = this.heightOf(text, { width: this.width });
     this.ensure(h + 4);
-    this.doc.text(text, this.left, this.y, { width: this.width });
+    this.text(text, this.left, this.y, { width: this.width });
     this.y += h + 6;
   }
 
-  /** Label / value rows; a value may wrap. */
+  /** Label / value rows; a value may wrap, and so may a label longer than its column (German ones can be). */
   pairs(rows: Pair[], labelWidth = 110): void {
-    for (const [label, raw, o] of rows) {
+    for (const [rawLabel, raw, o] of rows) {
       const valueWidth = this.width - labelWidth;
+      const labelBox = { width: labelWidth - 8 };
       const valueFont = () =>
         this.font(o?.mono ? FONT.mono : o?.bold ? FONT.bold : FONT.regular, o?.mono ? 8.5 : 10, o?.color);
-      valueFont();
-      const value = this.safe(raw);
-      const h = Math.max(14, this.doc.heightOfString(value, { width: valueWidth }) + 3);
+      const labelFont = () => this.font(FONT.bold, 10, COLOR.muted);
+      const valueH = valueFont().heightOf(raw, { width: valueWidth });
+      const labelH = labelFont().heightOf(rawLabel, labelBox);
+      const h = Math.max(14, valueH + 3, labelH + 3);
       this.ensure(h);
-      this.font(FONT.bold, 10, COLOR.muted).text(label, this.left, this.y, { lineBreak: false });
-      valueFont();
-      this.doc.text(value, this.left + labelWidth, this.y + (o?.mono ? 1 : 0), { width: valueWidth });
+      labelFont().text(rawLabel, this.left, this.y, labelBox);
+      valueFont().text(raw, this.left + labelWidth, this.y + (o?.mono ? 1 : 0), { width: valueWidth });
       this.y += h;
     }
     this.y += 6;
@@ -338,10 +495,10 @@ class Layout {
         // Headers wrap between words only: a word wider than its column is set smaller, never broken.
         const headerSize = size - 0.5;
         this.font(FONT.bold, headerSize);
-        const widest = Math.max(...c.header.split(/\s+/).map((word) => this.doc.widthOfString(word)));
-        if (widest > w) this.font(FONT.bold, Math.max(5, (headerSize * w) / widest));
-        const h = this.doc.heightOfString(c.header, { width: w });
-        this.doc.text(c.header, x + 3, this.y + headerH - h - 3, {
+        const widest = Math.max(...c.header.split(/\s+/).map((word) => this.widthOf(word)));
+        if (widest > w) this.doc.fontSize(Math.max(5, (headerSize * w) / widest));
+        const h = this.heightOf(c.header, { width: w });
+        this.text(c.header, x + 3, this.y + headerH - h - 3, {
           width: w,
           height: headerH,
           align: c.align ?? 'left',
@@ -397,11 +554,11 @@ function stackedBars(l: Layout, title: string, series: Series[], bars: Bar[], he
   const top = l.y;
   l.font(FONT.bold, 9).text(title, l.left, top, { lineBreak: false });
   // Legend, right-aligned on the title's line.
-  l.font(FONT.regular, 7.5);
   let lx = l.left + l.width;
   for (const s of [...series].reverse()) {
-    lx -= doc.widthOfString(s.name) + 4;
-    doc.text(s.name, lx, top + 1, { lineBreak: false });
+    l.font(FONT.regular, 7.5);
+    lx -= l.widthOf(s.name) + 4;
+    l.text(s.name, lx, top + 1, { lineBreak: false });
     lx -= 10;
     doc.rect(lx, top + 1.5, 7, 7).fill(s.color);
     doc.fillColor(COLOR.text);
@@ -412,7 +569,7 @@ function stackedBars(l: Layout, title: string, series: Series[], bars: Bar[], he
   const yMax = Math.max(step, Math.ceil(maxTotal / step) * step);
   l.font(FONT.regular, 6.5, COLOR.muted);
   // Wide enough for the largest axis label.
-  const axisW = Math.max(36, doc.widthOfString(int(yMax)) + 8);
+  const axisW = Math.max(36, doc.widthOfString(l.x.int(yMax)) + 8);
   const x0 = l.left + axisW;
   const plotW = l.width - axisW;
   const plotTop = top + 18;
@@ -426,7 +583,7 @@ function stackedBars(l: Layout, title: string, series: Series[], bars: Bar[], he
       .lineWidth(0.4)
       .strokeColor(COLOR.grid)
       .stroke();
-    l.cell(int(v), l.left, y - 2.5, axisW - 4, 'right');
+    l.cell(l.x.int(v), l.left, y - 2.5, axisW - 4, 'right');
   }
   const slot = plotW / Math.max(1, bars.length);
   const barW = Math.max(0.5, slot * (bars.length > 40 ? 0.85 : 0.65));
@@ -476,104 +633,111 @@ function dayBuckets(s: ReportSummary): { days: number; buckets: { label: string;
 // Column widths in points of the A4 content width (511): at the tables' 7.5 pt, the counts fit up to
 // 9,999,999 in bold (the "All lines" row), and every header word fits its column without breaking.
 const COUNT_COLUMNS: Column[] = [
-  { header: 'Inspected', width: 49, align: 'right' },
-  { header: 'Passed', width: 49, align: 'right' },
-  { header: 'Flagged', width: 45, align: 'right' },
-  { header: 'Confirmed defects', width: 47, align: 'right' },
-  { header: 'False alarms', width: 42, align: 'right' },
-  { header: 'Unreviewed', width: 53, align: 'right' },
-  { header: 'Errors', width: 40, align: 'right' },
-  { header: 'Flag rate', width: 44, align: 'right' },
-  { header: 'Yield', width: 44, align: 'right' },
+  { header: 'inspected', width: 49, align: 'right' },
+  { header: 'passed', width: 49, align: 'right' },
+  { header: 'flagged', width: 45, align: 'right' },
+  { header: 'confirmedDefects', width: 47, align: 'right' },
+  { header: 'falseAlarms', width: 42, align: 'right' },
+  { header: 'unreviewed', width: 53, align: 'right' },
+  { header: 'errors', width: 40, align: 'right' },
+  { header: 'flagRate', width: 44, align: 'right' },
+  { header: 'yield', width: 44, align: 'right' },
 ];
+
+/** Columns with their headers in the report's language (the keys above are message keys, column.<key>). */
+const columnsIn = (x: ReportText, columns: Column[]): Column[] =>
+  columns.map((c) => ({ ...c, header: x.t(`column.${c.header}`) }));
 /** The first column of the count tables: what is left of the content width. */
 const COUNT_LABEL_WIDTH = 98;
 
-function countCells(c: ReportCounts): string[] {
+function countCells(x: ReportText, c: ReportCounts): string[] {
   return [
-    int(c.inspected),
-    int(c.passed),
-    int(c.flagged),
-    int(c.confirmedDefects),
-    int(c.falseAlarms),
-    int(c.unreviewed),
-    int(c.errors),
-    pct(c.flagRate),
-    pct(c.yield),
+    x.int(c.inspected),
+    x.int(c.passed),
+    x.int(c.flagged),
+    x.int(c.confirmedDefects),
+    x.int(c.falseAlarms),
+    x.int(c.unreviewed),
+    x.int(c.errors),
+    x.pct(c.flagRate),
+    x.pct(c.yield),
   ];
 }
 
 /** The period in the report's local time (its days are those days), then the same instants in UTC. */
-function periodText(s: ReportSummary): string {
+function periodText(x: ReportText, s: ReportSummary): string {
   const [from, to] = [Date.parse(s.period.from), Date.parse(s.period.to)];
-  return (
-    `${localDateTime(from, s.timeZone)} to ${localDateTime(to, s.timeZone)} local time (${s.timeZoneLabel}), ` +
-    `end exclusive; ${s.period.from} to ${s.period.to} UTC`
-  );
+  return x.t('period', {
+    from: localDateTime(from, s.timeZone),
+    to: localDateTime(to, s.timeZone),
+    zone: s.timeZoneLabel,
+    fromUtc: s.period.from,
+    toUtc: s.period.to,
+  });
 }
 
 /** "2026-11-23 to 2026-11-29": the local days the period covers, last one included. */
-function periodDays(s: ReportSummary): string {
+function periodDays(x: ReportText, s: ReportSummary): string {
   const [from, to] = [Date.parse(s.period.from), Date.parse(s.period.to)];
-  return `${localDate(from, s.timeZone)} to ${localDate(to - 1, s.timeZone)}`;
+  return x.t('days', { from: localDate(from, s.timeZone), to: localDate(to - 1, s.timeZone) });
 }
 
-function auditLine(s: ReportSummary): string {
+function auditLine(x: ReportText, s: ReportSummary): string {
   const a = s.audit;
   return a.ok
-    ? `OK: ${int(a.count)} decisions verified`
-    : `BROKEN at decision #${a.firstBadId} (${int(a.count)} decisions verified before it)`;
+    ? x.t('auditOk', { n: x.int(a.count) })
+    : x.t('auditBroken', { id: a.firstBadId ?? '?', n: x.int(a.count) });
 }
 
 function titlePage(l: Layout, s: ReportSummary): void {
-  const { doc } = l;
+  const { doc, x } = l;
   l.y = 120;
   l.font(FONT.regular, 12, COLOR.muted).text('Anomaly Station', l.left, l.y, { lineBreak: false });
   l.y += 18;
-  l.font(FONT.bold, 28).text('Inspection audit report', l.left, l.y, { lineBreak: false });
+  l.font(FONT.bold, 28).text(x.t('title'), l.left, l.y, { lineBreak: false });
   l.y += 38;
-  l.font(FONT.regular, 15);
-  doc.text(l.safe(s.stationName), l.left, l.y, { width: l.width });
+  l.font(FONT.regular, 15).text(s.stationName, l.left, l.y, { width: l.width });
   l.y += 34;
   const lines = s.lineFilter
-    ? `${s.lineFilter.name} (report restricted to this line)`
-    : s.lines.map((x) => x.name).join(', ') || 'none';
+    ? x.t('restrictedLine', { line: s.lineFilter.name })
+    : s.lines.map((line) => line.name).join(', ') || x.t('none');
   const o = s.overall;
   l.pairs([
-    ['Station', s.stationName],
-    ['Lines', lines],
-    ['Period', periodText(s)],
+    [x.t('label.station'), s.stationName],
+    [x.t('label.lines'), lines],
+    [x.t('label.period'), periodText(x, s)],
+    [x.t('label.lot'), s.lot ? x.t('lotNote', { lot: s.lot }) : '–'],
+    [x.t('label.generated'), x.t('generatedBy', { at: s.generatedAt, by: s.generatedBy })],
     [
-      'Lot / batch',
-      s.lot
-        ? `${s.lot}  (a label given when the report was generated: the station does not record lots per inspection)`
-        : '–',
-    ],
-    ['Generated', `${s.generatedAt} by ${s.generatedBy}`],
-    [
-      'Inspections',
+      x.t('label.inspections'),
       o.inspected
-        ? `${int(o.inspected)} inspected, ${int(o.flagged)} flagged, ${int(o.confirmedDefects)} confirmed defects, ` +
-          `${int(o.falseAlarms)} false alarms, ${int(o.unreviewed)} unreviewed, ${int(o.errors)} errors`
-        : NO_INSPECTIONS,
+        ? x.t('inspectionsSummary', {
+            inspected: x.int(o.inspected),
+            flagged: x.int(o.flagged),
+            confirmed: x.int(o.confirmedDefects),
+            falseAlarms: x.int(o.falseAlarms),
+            unreviewed: x.int(o.unreviewed),
+            errors: x.int(o.errors),
+          })
+        : x.t('noInspections'),
     ],
-    ['Audit chain', auditLine(s), { bold: true, color: s.audit.ok ? COLOR.ok : COLOR.broken }],
+    [x.t('label.auditChain'), auditLine(x, s), { bold: true, color: s.audit.ok ? COLOR.ok : COLOR.broken }],
     // On a line of its own, in the mono font: 64 hex digits do not fit the value column in bold.
     ...(s.audit.ok
-      ? ([['Head hash', s.audit.headHash ?? '(no decisions yet)', { mono: true }]] as Pair[])
+      ? ([[x.t('label.headHash'), s.audit.headHash ?? x.t('noDecisionsYet'), { mono: true }]] as Pair[])
       : []),
   ]);
   if (!o.inspected) {
     l.y += 10;
     doc.rect(l.left, l.y, l.width, 40).lineWidth(1).strokeColor(COLOR.rule).stroke();
-    l.font(FONT.bold, 14).text(NO_INSPECTIONS, l.left, l.y + 13, { width: l.width, align: 'center' });
+    l.font(FONT.bold, 14).text(x.t('noInspections'), l.left, l.y + 13, { width: l.width, align: 'center' });
     l.y += 50;
   }
   if (!s.audit.ok) {
     l.y += 10;
     doc.rect(l.left, l.y, l.width, 40).fill(COLOR.broken);
     l.font(FONT.bold, 14, '#ffffff').text(
-      `AUDIT CHAIN BROKEN at decision #${s.audit.firstBadId}`,
+      x.t('brokenBanner', { id: s.audit.firstBadId ?? '?' }),
       l.left,
       l.y + 13,
       { width: l.width, align: 'center' },
@@ -583,41 +747,44 @@ function titlePage(l: Layout, s: ReportSummary): void {
 }
 
 function summaryPages(l: Layout, s: ReportSummary): void {
+  const { x } = l;
   l.newPage();
-  l.heading('Summary');
+  l.heading(x.t('summary'));
   const o = s.overall;
-  if (!o.inspected) l.paragraph(`${NO_INSPECTIONS}.`, 11, COLOR.text);
-  l.subheading('Overall and per line');
+  if (!o.inspected) l.paragraph(`${x.t('noInspections')}.`, 11, COLOR.text);
+  l.subheading(x.t('overall'));
   const rows = [
-    ['All lines', ...countCells(o)],
-    ...s.lines.map((x) => [`${x.name}${x.removedAt ? ' (removed)' : ''}`, ...countCells(x.counts)]),
+    [x.t('allLines'), ...countCells(x, o)],
+    ...s.lines.map((line) => [
+      line.removedAt ? x.t('removed', { line: line.name }) : line.name,
+      ...countCells(x, line.counts),
+    ]),
   ];
-  l.table([{ header: 'Line', width: COUNT_LABEL_WIDTH }, ...COUNT_COLUMNS], rows, { boldRows: new Set([0]) });
+  l.table([{ header: x.t('column.line'), width: COUNT_LABEL_WIDTH }, ...columnsIn(x, COUNT_COLUMNS)], rows, {
+    boldRows: new Set([0]),
+  });
   l.paragraph(
-    'Inspected: images scored in the period (by scoring time). Confirmed defects and false alarms: the latest ' +
-      'operator decision on an image (as of the time the report was generated; corrections replace earlier ' +
-      `decisions)${o.missedDefects ? `; ${int(o.missedDefects)} of the confirmed defects were passed by the model` : ''}. ` +
-      'Unreviewed: flagged images without a decision. Errors: images that could not be scored. ' +
-      'Flag rate: flagged / (inspected - errors). Yield: images known good (passed and not later marked defect, ' +
-      'or flagged and cleared as a false alarm) / (inspected - errors); unreviewed flags are not counted as good.',
+    x.t('explanation', {
+      missed: o.missedDefects ? x.t('missedDefects', { n: x.int(o.missedDefects) }) : '',
+    }),
   );
 
-  l.subheading(`Per day (local days, ${s.timeZoneLabel})`);
+  l.subheading(x.t('perDay', { zone: s.timeZoneLabel }));
   if (!o.inspected) {
-    l.paragraph(`${NO_INSPECTIONS}: no chart.`);
+    l.paragraph(x.t('noChart', { none: x.t('noInspections') }));
   } else {
     const { days, buckets } = dayBuckets(s);
     const byDay = new Map(s.days.map((d) => [d.day, d.counts]));
     const sum = (keys: string[], pick: (c: ReportCounts) => number) =>
       keys.reduce((a, k) => a + (byDay.has(k) ? pick(byDay.get(k)!) : 0), 0);
-    const unit = days === 1 ? 'per day' : `per ${days} days (bar labelled with its first day)`;
+    const unit = days === 1 ? x.t('unitDay') : x.t('unitDays', { n: days });
     stackedBars(
       l,
-      `Inspections ${unit}`,
+      x.t('chartInspections', { unit }),
       [
-        { name: 'Passed', color: COLOR.pass },
-        { name: 'Flagged', color: COLOR.flag },
-        { name: 'Errors', color: COLOR.error },
+        { name: x.t('series.passed'), color: COLOR.pass },
+        { name: x.t('series.flagged'), color: COLOR.flag },
+        { name: x.t('series.errors'), color: COLOR.error },
       ],
       buckets.map((b) => ({
         label: b.label,
@@ -626,11 +793,11 @@ function summaryPages(l: Layout, s: ReportSummary): void {
     );
     stackedBars(
       l,
-      `Flagged images ${unit}, by latest decision`,
+      x.t('chartFlagged', { unit }),
       [
-        { name: 'Confirmed defect', color: COLOR.defect },
-        { name: 'False alarm', color: COLOR.falseAlarm },
-        { name: 'Unreviewed', color: COLOR.unreviewed },
+        { name: x.t('series.confirmedDefect'), color: COLOR.defect },
+        { name: x.t('series.falseAlarm'), color: COLOR.falseAlarm },
+        { name: x.t('series.unreviewed'), color: COLOR.unreviewed },
       ],
       buckets.map((b) => ({
         label: b.label,
@@ -643,16 +810,17 @@ function summaryPages(l: Layout, s: ReportSummary): void {
       130,
     );
     l.table(
-      [{ header: 'Day', width: COUNT_LABEL_WIDTH }, ...COUNT_COLUMNS],
-      s.days.map((d) => [d.day, ...countCells(d.counts)]),
+      [{ header: x.t('column.day'), width: COUNT_LABEL_WIDTH }, ...columnsIn(x, COUNT_COLUMNS)],
+      s.days.map((d) => [d.day, ...countCells(x, d.counts)]),
     );
   }
 }
 
 function modelsSection(l: Layout, s: ReportSummary): void {
+  const { x } = l;
   l.newPage();
-  l.heading('Models in force');
-  if (!s.models.length) l.paragraph('No model judged images on these lines in this period.');
+  l.heading(x.t('models'));
+  if (!s.models.length) l.paragraph(x.t('noModels'));
   for (const m of s.models) {
     l.ensure(80);
     l.font(FONT.bold, 10);
@@ -660,99 +828,115 @@ function modelsSection(l: Layout, s: ReportSummary): void {
     l.y += 14;
     l.pairs(
       [
-        ['Method / version', `${m.method}, version ${m.version} (model #${m.id})`],
-        ['Training data hash', m.trainingDataHash ?? '–', { mono: true }],
-        ['Calibrated threshold', `${num(m.threshold)} (raw score; calibrated ${m.calibratedAt ?? 'never'})`],
-        ['Thresholds applied', appliedText(m)],
-        ['In this period', `${int(m.inspected)} images judged`],
+        [
+          x.t('label.methodVersion'),
+          x.t('methodVersion', { method: m.method, version: m.version, id: m.id }),
+        ],
+        [x.t('label.trainingDataHash'), m.trainingDataHash ?? '–', { mono: true }],
+        [
+          x.t('label.calibratedThreshold'),
+          x.t('calibratedThreshold', { threshold: x.num(m.threshold), at: m.calibratedAt ?? x.t('never') }),
+        ],
+        [x.t('label.thresholdsApplied'), appliedText(x, m)],
+        [x.t('label.inPeriod'), x.t('imagesJudged', { n: x.int(m.inspected) })],
         ...(m.lineage
-          ? ([['Lineage', `${lineageSentence(m.lineage)} (lineage record #${m.lineage.recordId})`]] as Pair[])
+          ? ([
+              [
+                x.t('label.lineage'),
+                x.t('lineageRecord', { sentence: lineageSentence(m.lineage), id: m.lineage.recordId }),
+              ],
+            ] as Pair[])
           : []),
       ],
       130,
     );
   }
-  l.subheading('Activations on each line');
+  l.subheading(x.t('activations'));
   if (!s.activations.length) {
-    l.paragraph('No model was assigned to these lines during the period.');
+    l.paragraph(x.t('noActivations'));
     return;
   }
   l.table(
-    [
-      { header: 'Line', width: 108 },
-      { header: 'Activated at (UTC)', width: 110 },
-      { header: 'Model', width: 143 },
-      { header: 'Threshold override', width: 45, align: 'right' },
-      { header: 'Threshold in force', width: 45, align: 'right' },
-      { header: 'When', width: 60 },
-    ],
+    columnsIn(x, [
+      { header: 'line', width: 108 },
+      { header: 'activatedAt', width: 110 },
+      { header: 'model', width: 143 },
+      { header: 'thresholdOverride', width: 45, align: 'right' },
+      { header: 'thresholdInForce', width: 45, align: 'right' },
+      { header: 'when', width: 60 },
+    ]),
     s.activations.map((a) => [
       a.lineName,
       a.activatedAt,
-      a.modelId === null ? 'none' : `${a.modelName ?? `#${a.modelId}`} ${a.modelVersion ?? ''}`.trim(),
-      num(a.thresholdOverride),
-      num(a.thresholdInForce),
-      a.inForceAtStart ? 'at period start' : 'during period',
+      a.modelId === null ? x.t('none') : `${a.modelName ?? `#${a.modelId}`} ${a.modelVersion ?? ''}`.trim(),
+      x.num(a.thresholdOverride),
+      x.num(a.thresholdInForce),
+      a.inForceAtStart ? x.t('atPeriodStart') : x.t('duringPeriod'),
     ]),
   );
 }
 
 /** The thresholds a model's images were judged by in the period, per line, as the inspection rows say. */
-function appliedText(m: ReportSummary['models'][number]): string {
-  if (!m.applied.length) return 'none (no image judged in the period)';
+function appliedText(x: ReportText, m: ReportSummary['models'][number]): string {
+  if (!m.applied.length) return x.t('appliedNone');
   return m.applied
-    .map(
-      (a) =>
-        `${num(a.threshold)} on ${a.lineName} (${int(a.inspected)} images` +
-        `${a.threshold !== null && a.threshold === m.threshold ? ', the calibrated value' : ''})`,
+    .map((a) =>
+      x.t(a.threshold !== null && a.threshold === m.threshold ? 'appliedOnCalibrated' : 'appliedOn', {
+        threshold: x.num(a.threshold),
+        line: a.lineName,
+        n: x.int(a.inspected),
+      }),
     )
     .join('; ');
 }
 
 /** The model lineage's chain (children made from feedback and their images), verified with the decisions. */
-function lineagePair(s: ReportSummary): Pair {
+function lineagePair(x: ReportText, s: ReportSummary): Pair {
   const a = s.lineageAudit;
   return a.ok
-    ? ['Model lineage', `OK: ${int(a.count)} records, head ${a.headHash ?? '(none yet)'}`]
+    ? [
+        x.t('label.modelLineage'),
+        x.t('lineageOk', { n: x.int(a.count), head: a.headHash ?? x.t('lineageNone') }),
+      ]
     : [
-        'Model lineage',
-        `BROKEN at record #${a.firstBadId}: ${a.reason ?? ''}`,
+        x.t('label.modelLineage'),
+        x.t('lineageBroken', { id: a.firstBadId ?? '?', reason: a.reason ?? '' }),
         { bold: true, color: COLOR.broken },
       ];
 }
 
 function auditSection(l: Layout, s: ReportSummary): void {
+  const { x } = l;
   l.ensure(200);
-  l.heading('Audit chain of decisions');
+  l.heading(x.t('auditHeading'));
   const a = s.audit;
-  l.font(FONT.bold, 16, a.ok ? COLOR.ok : COLOR.broken).text(a.ok ? 'OK' : 'BROKEN', l.left, l.y, {
+  l.font(FONT.bold, 16, a.ok ? COLOR.ok : COLOR.broken).text(x.t(a.ok ? 'ok' : 'broken'), l.left, l.y, {
     lineBreak: false,
   });
   l.y += 24;
   l.pairs(
     [
-      ['Decisions verified', int(a.count)],
-      [a.ok ? 'Head hash' : 'Last verified hash', a.headHash ?? '(no decisions yet)', { mono: true }],
+      [x.t('label.decisionsVerified'), x.int(a.count)],
+      [
+        x.t(a.ok ? 'label.headHash' : 'label.lastVerifiedHash'),
+        a.headHash ?? x.t('noDecisionsYet'),
+        { mono: true },
+      ],
       ...(a.ok
         ? []
         : ([
-            ['First bad row', `decision #${a.firstBadId}`, { bold: true, color: COLOR.broken }],
-            ['Reason', a.reason ?? ''],
+            [
+              x.t('label.firstBadRow'),
+              x.t('decisionNumber', { id: a.firstBadId ?? '?' }),
+              { bold: true, color: COLOR.broken },
+            ],
+            [x.t('label.reason'), a.reason ?? ''],
           ] as Pair[])),
-      lineagePair(s),
+      lineagePair(x, s),
     ],
     120,
   );
-  l.paragraph(
-    'Every decision stores the hash of the one before it, so editing, deleting or reordering a decision breaks ' +
-      'the chain at that row. Two changes a chain cannot show by itself, a deleted tail and a chain rewritten ' +
-      'end to end, show when the head hash and count above no longer extend those printed in the previous audit ' +
-      'report: keep them.' +
-      (a.ok
-        ? ''
-        : ` Decisions from #${a.firstBadId} on are not covered by a verified chain: they are marked ` +
-          '"unverified" in the flagged images below and in the CSV (decision_in_verified_chain = no).'),
-  );
+  l.paragraph(x.t('auditExplanation') + (a.ok ? '' : x.t('auditUnverified', { id: a.firstBadId ?? '?' })));
 }
 
 // -------------------------------------------------------------------------------------- flagged images
@@ -803,22 +987,27 @@ class ImageCache {
     }
     if (key !== null) this.missing++;
     l.doc.rect(x, y, size, size).lineWidth(0.5).strokeColor(COLOR.rule).stroke();
-    l.font(FONT.regular, 6, COLOR.muted).text(key === null ? 'none' : 'missing', x, y + size / 2 - 3, {
-      width: size,
-      align: 'center',
-      lineBreak: false,
-    });
+    l.font(FONT.regular, 6, COLOR.muted).text(
+      l.x.t(key === null ? 'imageNone' : 'imageMissing'),
+      x,
+      y + size / 2 - 3,
+      {
+        width: size,
+        align: 'center',
+        lineBreak: false,
+      },
+    );
   }
 }
 
 /** In points of the content width: a full timestamp fits the Inspection and Decision columns at 7 pt. */
 const FLAGGED_COLUMNS = [
-  { header: 'Inspection', width: 139 },
-  { header: 'Thumbnail', width: 52 },
-  { header: 'Heatmap', width: 52 },
-  { header: 'Score', width: 78 },
-  { header: 'Decision', width: 108 },
-  { header: 'Comment', width: 82 },
+  { header: 'inspection', width: 139 },
+  { header: 'thumbnail', width: 52 },
+  { header: 'heatmap', width: 52 },
+  { header: 'score', width: 78 },
+  { header: 'decision', width: 108 },
+  { header: 'comment', width: 82 },
 ];
 const FLAGGED_ROW_H = 56;
 const FLAGGED_HEADER_H = 16;
@@ -832,7 +1021,7 @@ function flaggedHeader(l: Layout, scale: number): void {
   l.font(FONT.bold, 7.5);
   let x = l.left;
   for (const c of FLAGGED_COLUMNS) {
-    l.cell(c.header, x + 3, l.y + 4.5, c.width * scale - 6);
+    l.cell(l.x.t(`column.${c.header}`), x + 3, l.y + 4.5, c.width * scale - 6);
     x += c.width * scale;
   }
   l.y += h;
@@ -860,7 +1049,7 @@ function flaggedRow(
   l.cell(r.filePath, xs[0] + 3, y + 24, w[0] - 6, 'left', true);
   const model = names.model(r.modelId);
   l.cell(
-    model ? `${model.name} ${r.modelVersion ?? ''}` : (r.modelVersion ?? 'no model'),
+    model ? `${model.name} ${r.modelVersion ?? ''}` : (r.modelVersion ?? l.x.t('noModel')),
     xs[0] + 3,
     y + 33,
     w[0] - 6,
@@ -870,30 +1059,26 @@ function flaggedRow(
   images.draw(l, r.heatmapKey, xs[2] + (w[2] - THUMB) / 2, y + 4, THUMB);
 
   l.font(FONT.regular, 7);
-  l.cell(`score ${num(r.rawScore)}`, xs[3] + 3, y + 4, w[3] - 6);
-  l.cell(`threshold ${num(r.threshold)}`, xs[3] + 3, y + 14, w[3] - 6);
-  l.cell(
-    `normalised ${r.normalizedScore === null ? '–' : r.normalizedScore.toFixed(3)}`,
-    xs[3] + 3,
-    y + 24,
-    w[3] - 6,
-  );
+  const { x } = l;
+  l.cell(x.t('rowScore', { score: x.num(r.rawScore) }), xs[3] + 3, y + 4, w[3] - 6);
+  l.cell(x.t('rowThreshold', { threshold: x.num(r.threshold) }), xs[3] + 3, y + 14, w[3] - 6);
+  l.cell(x.t('rowNormalised', { score: x.fixed(r.normalizedScore, 3) }), xs[3] + 3, y + 24, w[3] - 6);
 
   const color = !d ? COLOR.unreviewed : d.decision === 'defect' ? COLOR.defect : COLOR.falseAlarm;
   doc.rect(xs[4] + 3, y + 5, 5, 5).fill(color);
   l.font(FONT.bold, 7.5);
-  l.cell(decisionLabel(d?.decision), xs[4] + 11, y + 4, w[4] - 14);
+  l.cell(decisionLabel(x, d?.decision), xs[4] + 11, y + 4, w[4] - 14);
   if (d) {
     l.font(FONT.regular, 7);
-    l.cell(`by ${d.operator}`, xs[4] + 3, y + 14, w[4] - 6);
+    l.cell(x.t('by', { operator: d.operator }), xs[4] + 3, y + 14, w[4] - 6);
     l.cell(d.decidedAt, xs[4] + 3, y + 24, w[4] - 6);
     if (r.decisionCount > 1) {
       l.font(FONT.regular, 6.5, COLOR.muted);
-      l.cell(`${r.decisionCount} decisions (corrected)`, xs[4] + 3, y + 34, w[4] - 6);
+      l.cell(x.t('corrected', { n: x.int(r.decisionCount) }), xs[4] + 3, y + 34, w[4] - 6);
     }
     if (!decisionVerified(s, d.id)) {
       l.font(FONT.bold, 6.5, COLOR.broken);
-      l.cell('UNVERIFIED (chain broken)', xs[4] + 3, y + 43, w[4] - 6);
+      l.cell(x.t('unverified'), xs[4] + 3, y + 43, w[4] - 6);
     }
   }
 
@@ -927,23 +1112,17 @@ async function flaggedSection(
   artifacts: ArtifactStore,
   out: WriteStream,
 ): Promise<void> {
+  const { x } = l;
   l.newPage();
   const flagged = s.overall.flagged;
-  l.heading(`Flagged images (${int(flagged)})`);
+  l.heading(x.t('flaggedHeading', { n: x.int(flagged) }));
   if (!flagged) {
-    l.paragraph(
-      s.overall.inspected ? 'No flagged images in this period.' : `${NO_INSPECTIONS}.`,
-      11,
-      COLOR.text,
-    );
+    l.paragraph(s.overall.inspected ? x.t('noFlagged') : `${x.t('noInspections')}.`, 11, COLOR.text);
     if (l.replacedTexts) l.paragraph(fontNote(l));
     l.setPageTotal(l.pageIndex + 1);
     return;
   }
-  l.paragraph(
-    'Every image the model flagged in the period, oldest first, with its latest decision. Score and threshold ' +
-      'are raw scores as judged (the threshold in force then); normalised: 0.5 is the threshold.',
-  );
+  l.paragraph(x.t('flaggedExplanation'));
   const scale = l.width / FLAGGED_COLUMNS.reduce((a, c) => a + c.width, 0);
   flaggedHeader(l, scale);
   // Rows have a fixed height, so the table's page count is known before the first row: every page can
@@ -990,10 +1169,9 @@ async function flaggedSection(
   if (l.y + CLOSING_H > l.bottom) l.newPage();
   l.font(FONT.regular, 8, COLOR.muted);
   l.cell(
-    `End of the flagged images: ${int(drawn)} listed` +
-      (images.missing
-        ? `; ${int(images.missing)} image(s) missing from the artifact store, shown as empty boxes.`
-        : '.'),
+    images.missing
+      ? x.t('endListedMissing', { n: x.int(drawn), missing: x.int(images.missing) })
+      : x.t('endListed', { n: x.int(drawn) }),
     l.left,
     l.y + 6,
     l.width,
@@ -1003,26 +1181,23 @@ async function flaggedSection(
 }
 
 function fontNote(l: Layout): string {
-  return (
-    `${int(l.replacedTexts)} text(s) in this report had characters the report font cannot draw, ` +
-    'printed as "?"; the CSV has them exactly.'
-  );
+  return l.x.t('fontNote', { n: l.x.int(l.replacedTexts) });
 }
 
-function footer(s: ReportSummary): (l: Layout, index: number, total: number) => void {
+function footer(x: ReportText, s: ReportSummary): (l: Layout, index: number, total: number) => void {
   const text =
-    `Anomaly Station audit report · ${s.stationName} · ${periodDays(s)} (${s.timeZone})` +
-    `${s.lot ? ` · lot ${s.lot}` : ''}`;
+    x.t('footer', { station: s.stationName, days: periodDays(x, s), zone: s.timeZone }) +
+    (s.lot ? x.t('footerLot', { lot: s.lot }) : '');
   return (l, index, total) => {
     const { doc } = l;
     // The footer sits in the bottom margin: lift the margin so pdfkit does not start a page for it.
     doc.page.margins.bottom = 0;
     const y = doc.page.height - MARGIN.bottom + 22;
-    const label = `Page ${index + 1} of ${total}`;
     l.font(FONT.regular, 7.5, COLOR.muted);
-    const labelW = doc.widthOfString(label);
+    const label = x.t('page', { n: index + 1, total });
+    const labelW = l.widthOf(label);
     l.cell(text, l.left, y, l.width - labelW - 20);
-    doc.text(label, l.left + l.width - labelW, y, { lineBreak: false });
+    l.text(label, l.left + l.width - labelW, y, { lineBreak: false });
     doc.page.margins.bottom = MARGIN.bottom;
   };
 }
@@ -1033,26 +1208,32 @@ export async function writePdfReport(
   artifacts: ArtifactStore,
   summary: ReportSummary,
   file: string,
+  language: Language = 'en',
 ): Promise<{ pages: number }> {
+  const x = reportText(language);
   const doc = new PDFDocument({
     size: 'A4',
     margins: MARGIN,
     bufferPages: true,
+    lang: language,
     info: {
-      Title: `Inspection audit report, ${summary.stationName}, ${summary.period.from} to ${summary.period.to}`,
+      Title: x.t('pdfTitle', {
+        station: summary.stationName,
+        from: summary.period.from,
+        to: summary.period.to,
+      }),
       Author: summary.generatedBy,
-      Subject: summary.lot ? `Lot / batch ${summary.lot}` : 'Inspection audit report',
+      Subject: summary.lot ? x.t('subjectLot', { lot: summary.lot }) : x.t('subject'),
       Creator: 'Anomaly Station',
       CreationDate: new Date(summary.generatedAt),
     },
   });
-  registerFonts(doc);
   const tmp = `${file}.partial`;
   const out = createWriteStream(tmp);
   const written = finished(out);
   doc.pipe(out);
   try {
-    const l = new Layout(doc, footer(summary));
+    const l = new Layout(doc, footer(x, summary), language);
     titlePage(l, summary);
     summaryPages(l, summary);
     modelsSection(l, summary);

@@ -11,6 +11,7 @@ import type {
   ReportSummary,
   ReportThreshold,
 } from '../../common/report';
+import type { Language } from '../../common/languages';
 import { localDays, systemTimeZone, timeZoneLabel } from './local-days';
 import { LineageStore } from '../station/lineage/store';
 import { lineageEntry, verifyLineage } from '../station/lineage/updates';
@@ -49,6 +50,8 @@ export interface ReportOptions {
   lot?: string;
   /** IANA time zone whose local days the per-day figures use. Default: the station's own zone. */
   timeZone?: string;
+  /** The language the PDF and CSV are written in (./locales). Default: English. */
+  language?: Language;
   /** Who generated the report (the quality manager's name). */
   generatedBy: string;
   stationName: string;

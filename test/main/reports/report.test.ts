@@ -50,12 +50,14 @@ const HOSTILE_COMMENTS = [
 ];
 const MULTILINE = HOSTILE_COMMENTS[4];
 /**
- * Operators beyond WinAnsi, on the false alarms of the first two days (lines A and B): the PDF's DejaVu
- * font draws Polish, Cyrillic and Greek; it has no CJK glyphs, so 张伟 prints as "??". The CSV has all exactly.
+ * Operators beyond WinAnsi, on the false alarms of each day (lines A and B): the PDF draws Polish, Cyrillic
+ * and Greek in DejaVu, Japanese and Korean names in Noto Sans CJK JP / KR. Simplified Chinese is none of the
+ * station's languages and no report font has 张伟's glyphs, so it prints as "??". The CSV has all exactly.
  */
 const UNICODE_OPERATORS = [
   ['Łukasz Zoë', 'Олег'],
   ['Ζωή', '张伟'],
+  ['山田太郎', '김민준'],
 ];
 const CJK_OPERATOR = '张伟';
 
@@ -475,15 +477,18 @@ describe('PDF', () => {
     expect(audit.ok).toBe(true);
     expect(text).toContain(audit.headHash!);
     expect(text).toMatch(new RegExp(`OK: ${audit.count} decisions verified`));
-    // Names in other alphabets print as they are; what the font has no glyph for shows as "?" (never as an
-    // empty box or unrelated glyphs), and the report says how many texts that happened to.
+    // Names in other alphabets print as they are, Japanese and Korean ones too; what no report font has a
+    // glyph for shows as "?" (never as an empty box or unrelated glyphs), and the report says how many
+    // texts that happened to.
     const decidedBy = (name: string) => new RegExp(`by ${name.replace(/\?/g, '\\?')}(\\s|$)`, 'm');
     for (const name of UNICODE_OPERATORS.flat().filter((n) => n !== CJK_OPERATOR))
       expect(text).toMatch(decidedBy(name));
+    expect(text).toMatch(decidedBy('山田太郎'));
+    expect(text).toMatch(decidedBy('김민준'));
     expect(text).toMatch(decidedBy('??'));
     expect(text).not.toContain(CJK_OPERATOR);
     expect(text).toContain(
-      '1 text(s) in this report had characters the report font cannot draw, printed as "?"; the CSV has them exactly.',
+      '1 text(s) in this report had characters the report fonts cannot draw, printed as "?"; the CSV has them exactly.',
     );
     for (const m of fx.db.listModels()) {
       expect(text).toContain(m.version);
@@ -491,17 +496,22 @@ describe('PDF', () => {
     }
   });
 
-  it('embeds subsets of the DejaVu fonts and no standard font', () => {
+  it('embeds subsets of DejaVu and, for the Japanese and Korean names, of Noto Sans CJK; no standard font', () => {
     // Every font the pages use, as pdffonts lists them: SUBSET+PostScript name, embedded, subset, ToUnicode.
     expect(pdf.fonts.map((f) => f.name.replace(/^[A-Z]{6}\+/, '')).sort()).toEqual([
       'DejaVuSans',
       'DejaVuSans-Bold',
       'DejaVuSansMono',
+      'NotoSansJP-Regular',
+      'NotoSansKR-Regular',
     ]);
     for (const f of pdf.fonts) {
       expect(f.name).toMatch(/^[A-Z]{6}\+/);
       expect([f.embedded, f.subset, f.toUnicode]).toEqual([true, true, true]);
     }
+    // Subsets indeed: a few names' glyphs, not the 4.5 MB fonts they come from.
+    for (const f of pdf.fonts.filter((x) => x.name.includes('Noto')))
+      expect(f.fileBytes).toBeLessThan(40_000);
   });
 
   it('lists every flagged image of the period with both images, and numbers its pages', () => {
@@ -531,6 +541,80 @@ describe('PDF', () => {
     for (const page of pdf.pageText) expect(page.trim()).not.toBe('');
     keepForALook(file, pdf.pages, 'report');
   });
+});
+
+describe('in the reader’s language', () => {
+  // The report's own catalogues, read here to know what each language must say (the words are the
+  // translators'; the test checks that they, and the numbers and names, reach the files).
+  const catalogue = (lang: string) =>
+    JSON.parse(readFileSync(join('src/main/reports/locales', `${lang}.json`), 'utf8')) as {
+      title: string;
+      allLines: string;
+      column: Record<string, string>;
+      csv: {
+        column: Record<string, string>;
+        verdict: Record<string, string>;
+        decision: Record<string, string>;
+      };
+    };
+
+  for (const lang of ['de', 'ja', 'ko'] as const) {
+    it(`${lang}: the PDF speaks it, prints 山田太郎 and 김민준 exactly in embedded font subsets; the CSV too`, async () => {
+      const m = catalogue(lang);
+      const pdfFile = join(t.dir, `report-${lang}.pdf`);
+      const csvFile = join(t.dir, `report-${lang}.csv`);
+      const written = await writeReport(fx.db, fx.store, options({ language: lang }), {
+        pdf: pdfFile,
+        csv: csvFile,
+      });
+      const pdf = await readPdf(pdfFile);
+      keepForALook(pdfFile, pdf.pages, `report-${lang}`);
+      const text = pdf.text;
+      expect(text).toContain(m.title);
+      expect(text).toContain(m.column.confirmedDefects);
+      for (const name of ['山田太郎', '김민준', 'Łukasz Zoë', 'Олег', 'Ζωή']) expect(text).toContain(name);
+      // The same numbers as the database's, written as the language writes them (German: 1.234 and 12,50 %).
+      const all = truth(fx.db, period);
+      const row = new RegExp(
+        `^\\s*${m.allLines}\\s+${all.inspected}\\s+${all.passed}\\s+${all.flagged}\\s`,
+        'm',
+      );
+      expect(text).toMatch(row);
+      const rate = all.flagRate.replace('%', '').replace('.', lang === 'de' ? ',' : '.');
+      expect(text).toContain(lang === 'de' ? `${rate} %` : `${rate}%`);
+      // Each font drawn with is embedded as a subset of the glyphs used, and maps back to text.
+      const faces = pdf.fonts.map((f) => f.name.replace(/^[A-Z]{6}\+/, ''));
+      // German in DejaVu with Noto JP / KR for the names; Japanese and Korean in their own Noto (Korean's has
+      // the Hanja for 山田太郎), DejaVu for the words theirs lacks (Łukasz, Ζωή).
+      const needed = {
+        de: ['DejaVuSans', 'DejaVuSans-Bold', 'NotoSansJP-Regular', 'NotoSansKR-Regular'],
+        ja: ['NotoSansJP-Regular', 'NotoSansJP-Bold', 'NotoSansKR-Regular', 'DejaVuSans'],
+        ko: ['NotoSansKR-Regular', 'NotoSansKR-Bold', 'DejaVuSans'],
+      }[lang];
+      expect(faces).toEqual(expect.arrayContaining(needed));
+      for (const f of pdf.fonts) {
+        expect([f.embedded, f.subset, f.toUnicode], f.name).toEqual([true, true, true]);
+        expect(f.fileBytes, f.name).toBeLessThan(
+          lang === 'de' || !f.name.includes('Noto') ? 60_000 : 300_000,
+        );
+      }
+      expect(written.pdfPages).toBe(pdf.pages);
+
+      // The CSV: a byte order mark (spreadsheets then read the names right), the language's headers and
+      // words, the same rows, names exactly.
+      const bytes = readFileSync(csvFile);
+      expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+      const rows = parse(bytes, { columns: true, bom: true, record_delimiter: '\r\n' }) as CsvRow[];
+      expect(Object.keys(rows[0])).toEqual(Object.values(m.csv.column));
+      expect(rows).toHaveLength(fx.db.countInspections(period));
+      const by = rows.map((r) => r[m.csv.column.decidedBy]);
+      for (const name of UNICODE_OPERATORS.flat()) expect(by).toContain(name);
+      const verdicts = new Set(rows.map((r) => r[m.csv.column.verdict]));
+      expect([...verdicts].sort()).toEqual(Object.values(m.csv.verdict).sort());
+      const ids = [...fx.db.iterateInspections(period)].map((r) => String(r.id));
+      expect(rows.map((r) => r[m.csv.column.inspectionId])).toEqual(ids);
+    });
+  }
 });
 
 describe('page numbers', () => {

@@ -4,7 +4,7 @@
 //
 //   npm run bench:report -- [--inspections 100000] [--lines 4] [--days 30] [--flag-rate 0.03]
 //                           [--decided 0.6] [--images 300] [--reps 3] [--out bench/results]
-//                           [--work DIR] [--keep]
+//                           [--work DIR] [--keep] [--language en|de|ja|ko]
 //
 // Each export runs in a fresh child process (the same script with --child), so its peak RSS is its own:
 // sampled every 50 ms with process.memoryUsage().rss, and the kernel's ru_maxrss as a cross-check for peaks
@@ -14,6 +14,7 @@ import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Language } from '../src/common/languages';
 import { reportSummary, writeCsvReport, writePdfReport, type ReportOptions } from '../src/main/reports';
 import { ArtifactStore } from '../src/main/station/artifacts';
 import { openDatabase, type Verdict } from '../src/main/station/database';
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     decided: { type: 'string', default: '0.6' },
     images: { type: 'string', default: '300' },
     reps: { type: 'string', default: '3' },
+    // The language the reports are written in (a Japanese or Korean one embeds Noto Sans CJK subsets).
+    language: { type: 'string', default: 'en' },
     out: { type: 'string', default: 'bench/results' },
     work: { type: 'string', default: join(os.tmpdir(), `report-bench-${process.pid}`) },
     // Keep the work folder (database, artifacts, last outputs) for a look or a profile.
@@ -61,7 +64,13 @@ interface ChildResult {
 async function child(kind: string, work: string, from: string, to: string): Promise<void> {
   const db = openDatabase(join(work, 'station.db'));
   const artifacts = new ArtifactStore(join(work, 'images'));
-  const options: ReportOptions = { from, to, generatedBy: 'bench', stationName: 'report benchmark' };
+  const options: ReportOptions = {
+    from,
+    to,
+    generatedBy: 'bench',
+    stationName: 'report benchmark',
+    language: values.language as Language,
+  };
   const file = join(work, `out.${kind === 'pdf' ? 'pdf' : 'csv'}`);
   const baseRss = process.memoryUsage().rss;
   let peak = baseRss;
@@ -77,8 +86,8 @@ async function child(kind: string, work: string, from: string, to: string): Prom
     rows = 0;
     for (const row of db.iterateInspections({ from, to, maxId: summary.snapshotId })) if (row.id) rows += 1;
     writeFileSync(file, '');
-  } else if (kind === 'csv') rows = await writeCsvReport(db, summary, file);
-  else pages = (await writePdfReport(db, artifacts, summary, file)).pages;
+  } else if (kind === 'csv') rows = await writeCsvReport(db, summary, file, options.language);
+  else pages = (await writePdfReport(db, artifacts, summary, file, options.language)).pages;
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
@@ -216,6 +225,8 @@ function runChild(
       from,
       '--to',
       to,
+      '--language',
+      values.language,
     ],
     { encoding: 'utf8', maxBuffer: 16 * MB, stdio: ['ignore', 'pipe', 'pipe'] },
   );

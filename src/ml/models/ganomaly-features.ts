@@ -6,11 +6,12 @@
 // = L2 between the two latents (w 1); D with binary cross-entropy. Inputs are standardised per dimension by
 // the training features' mean and std. The heatmap is the contextual residual |f - G(f)| per cell (mean over
 // dimensions): a reconstruction residual, in feature space, at the image's own resolution; the image score is
-// its maximum. Training samples `perImage` cells of every training image, keeps the epoch with the lowest
+// its 99th percentile, as PatchCore's. Training samples `perImage` cells of every training image, keeps the epoch with the lowest
 // held-out contextual loss (held-out GOOD images only), and runs inside fitGoodImages (no pixel epochs).
 import * as tf from '@tensorflow/tfjs';
 import { MOBILENET_V2 } from '../backbone';
-import type { FeatureSource } from '../backbone/features';
+import { IMAGE_SCORE_QUANTILE, type FeatureSource } from '../backbone/features';
+import { quantile } from '../metrics';
 import { cellsToMap, FeatureExtractor } from '../backbone/extractor';
 import { Rng, toBatch, type ImageSample } from '../data';
 import { gaussianBlur } from '../residual';
@@ -281,7 +282,7 @@ export class GanomalyFeatures implements Detector {
     }
   }
 
-  /** Score a batch: per cell |f - G(f)| (mean over dimensions), resized, blurred; score = its maximum. */
+  /** Score a batch: per cell |f - G(f)| (mean over dimensions), resized, blurred; score = its 99th percentile. */
   async score(x: tf.Tensor4D, opts: ScoreOptions = {}): Promise<ScoreBatch> {
     if (!this.nets || !this.stats)
       throw new Error('ganomaly-features is not trained yet: fit it on good images first');
@@ -300,13 +301,9 @@ export class GanomalyFeatures implements Detector {
       f.features.dispose();
       const m = (await map.data()) as Float32Array;
       map.dispose();
-      let max = -Infinity;
       let sum = 0;
-      for (const v of m) {
-        if (v > max) max = v;
-        sum += v;
-      }
-      scores[i] = max;
+      for (const v of m) sum += v;
+      scores[i] = quantile(m, IMAGE_SCORE_QUANTILE);
       means[i] = sum / m.length;
       if (opts.maps) maps.push(m);
     }

@@ -11,14 +11,16 @@
 //   greedy coreset of `perImage` patches, then the greedy coreset of that pool. The plain greedy over every
 //   patch of 600 native-resolution images (~1 M patches) took 8 minutes on two cores; the two rounds take
 //   seconds, and a k-center round over the union of per-part coresets keeps a constant-factor guarantee.
-// - The image score is the maximum of the smoothed full-resolution map (not the raw patch maximum with the
-//   paper's reweighting), so the verdict points at what the heatmap shows.
+// - The image score is the 99th percentile of the smoothed full-resolution map (not the raw patch maximum
+//   with the paper's reweighting): the verdict points at what the heatmap shows, and one hot cell at a corner
+//   does not flag a part (IMAGE_SCORE_QUANTILE says how it was chosen).
 // - The bank records which training image each row came from; for a judged image the training image most of
 //   its patches matched is returned as `nearest`: the good part it looks most like, which Review shows in
 //   place of a reconstruction.
 import * as tf from '@tensorflow/tfjs';
 import { MOBILENET_V2 } from '../backbone';
-import type { FeatureSource, PatchFeatures } from '../backbone/features';
+import { IMAGE_SCORE_QUANTILE, type FeatureSource, type PatchFeatures } from '../backbone/features';
+import { quantile } from '../metrics';
 import { FeatureExtractor } from '../backbone/extractor';
 import { Rng, toBatch, type ImageSample } from '../data';
 import { gaussianBlur } from '../residual';
@@ -56,6 +58,9 @@ export const PATCHCORE_DEFAULTS: Omit<PatchcoreConfig, 'size' | 'channels'> = {
   bankSize: 4000,
   projection: 32,
 };
+
+/** Round two of the coreset chooses from at most this many candidates per bank row. */
+const POOL_PER_BANK_ROW = 25;
 
 /** Query rows per distance block: bounds the [rows, bank] matrix (4096 x 4000 floats = 64 MB). */
 const QUERY_BLOCK = 4096;
@@ -150,7 +155,13 @@ export class Patchcore implements Detector {
     firstSource: number,
     opts: FitOptions,
   ): Promise<Candidates> {
-    const { perImage, projection, seed } = this.base;
+    const { projection, seed } = this.base;
+    // The pool round two chooses from is at most POOL_PER_BANK_ROW x bankSize rows: with many small images
+    // (6000 Fashion-MNIST ones) each image keeps fewer than perImage, so the coreset stays seconds, not minutes.
+    const perImage = Math.max(
+      1,
+      Math.min(this.base.perImage, Math.floor((POOL_PER_BANK_ROW * this.base.bankSize) / images.length)),
+    );
     let dim = 0;
     let projT: tf.Tensor2D | undefined;
     const rows: Float32Array[] = [];
@@ -270,7 +281,7 @@ export class Patchcore implements Detector {
         };
   }
 
-  /** Score a batch in inference mode: map at the batch's resolution, score = the map's maximum. */
+  /** Score a batch in inference mode: map at the batch's resolution, score = its 99th percentile. */
   async score(x: tf.Tensor4D, opts: ScoreOptions = {}): Promise<ScoreBatch> {
     if (!this.bank) throw new Error('patchcore has no memory bank yet: fit it on good images first');
     const [n, height, width] = x.shape;
@@ -291,13 +302,9 @@ export class Patchcore implements Detector {
       features.dispose();
       const [m, r] = await Promise.all([map.data(), rows.data()]);
       tf.dispose([map, rows]);
-      let max = -Infinity;
       let sum = 0;
-      for (let k = 0; k < m.length; k++) {
-        if (m[k] > max) max = m[k];
-        sum += m[k];
-      }
-      scores[i] = max;
+      for (let k = 0; k < m.length; k++) sum += m[k];
+      scores[i] = quantile(m, IMAGE_SCORE_QUANTILE);
       means[i] = sum / m.length;
       nearest[i] = sources ? mostCommonSource(r as Int32Array, sources) : -1;
       if (opts.maps) maps.push(m as Float32Array);

@@ -20,7 +20,7 @@ import { gaussianTaps } from '../residual';
 import { attr, GraphBuilder, LayerConverter, tensorInfo, type Value } from './graph';
 import { DataType } from './proto';
 
-import { MIN_FEATURE_SIDE } from '../backbone/features';
+import { IMAGE_SCORE_QUANTILE, MIN_FEATURE_SIDE } from '../backbone/features';
 
 /** Resize NCHW `v` to the spatial size of `like` (NCHW), keeping v's batch and channels. */
 function resizeLike(g: GraphBuilder, v: Value, sizes: Value): Value {
@@ -224,7 +224,7 @@ function mapOutputs(g: GraphBuilder, cells: Value, grid: Value, shape: Value, he
     ]);
   }
   const flat = g.node('Squeeze', [map, g.int64s([1])], [], 'map'); // [1, H, W]
-  g.node('ReduceMax', [flat], [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)], 'score');
+  imageQuantile(g, flat, IMAGE_SCORE_QUANTILE, 'score');
   g.node('ReduceMean', [flat], [attr.ints('axes', [1, 2]), attr.int('keepdims', 0)], 'error');
 }
 
@@ -252,4 +252,33 @@ function squaredColumnNorms(kernel: ArrayLike<number>, dim: number, n: number): 
       out[j] += v * v;
     }
   return out;
+}
+
+/**
+ * The image score: the map's q-quantile with numpy's linear interpolation, as metrics.quantile computes it
+ * (h = (n - 1) q; s[floor h] + frac (s[floor h + 1] - s[floor h]), s ascending), for a map of any size: the
+ * top n - floor(h) values by TopK, then the last two of them.
+ */
+function imageQuantile(g: GraphBuilder, map: Value, q: number, output: string): void {
+  const row = g.node('Reshape', [map, g.int64s([1, -1])]); // [1, n]
+  const n = g.node('Slice', [g.node('Shape', [row]), g.int64s([1]), g.int64s([2])]); // [1] int64
+  const h = g.node('Mul', [
+    g.node('Sub', [g.node('Cast', [n], [attr.int('to', DataType.FLOAT)]), g.scalar(1)]),
+    g.scalar(q),
+  ]);
+  const lo = g.node('Floor', [h]);
+  const frac = g.node('Sub', [h, lo]);
+  const k = g.node('Sub', [n, g.node('Cast', [lo], [attr.int('to', DataType.INT64)])]); // values >= s[lo]
+  const [top] = g.nodeMulti(
+    'TopK',
+    [row, k],
+    [attr.int('axis', 1), attr.int('largest', 1), attr.int('sorted', 1)],
+    2,
+  );
+  const at = (i: Value) => g.node('Gather', [top, i], [attr.int('axis', 1)]); // [1, 1]
+  const kMinus = (d: number) => g.node('Sub', [k, g.int64s([d])]);
+  const vLo = at(kMinus(1));
+  const vHi = at(g.node('Max', [kMinus(2), g.int64s([0])]));
+  const v = g.node('Add', [vLo, g.node('Mul', [g.node('Sub', [vHi, vLo]), frac])]);
+  g.node('Reshape', [v, g.int64s([1])], [], output);
 }

@@ -77,6 +77,13 @@ export class GraphBuilder {
     return name;
   }
 
+  /** Add a node with several outputs (e.g. TopK's values and indices); fresh names, in order. */
+  nodeMulti(opType: string, input: Value[], attribute: AttributeProto[], outputs: number): Value[] {
+    const names = Array.from({ length: outputs }, () => this.unique(opType.toLowerCase()));
+    this.nodes.push({ name: names[0], opType, input, output: names, attribute });
+    return names;
+  }
+
   /** Add a node with one output; `output` names it exactly (graph outputs), else a fresh name. */
   node(opType: string, input: Value[], attribute: AttributeProto[] = [], output?: string): Value {
     const out = this.unique(output ?? opType.toLowerCase());

@@ -162,6 +162,14 @@ describe('updating a model from feedback in the Models view (Chromium)', () => {
     expect(await lineage.textContent()).toMatch(/activated on Press 4 by Ann/);
     expect(await lineage.textContent()).toMatch(/Lineage record verified \(3 records in the chain\)/);
     await detail.screenshot({ path: join(SHOTS, 'model-update-lineage.png') });
+
+    // The Reports view's models in force say what the child is made of (the default period is today).
+    await page.goto(`${server.url}/#/reports`);
+    await page.locator('[data-test=report-preview]').click();
+    const childRow = page.locator('[data-test=report-model]', { hasText: 'patchcore-u1' });
+    expect(await childRow.locator('[data-test=report-model-lineage]').textContent()).toMatch(
+      /child of patchcore · generation 2 · \d+ false alarms to add, \d+ held out/,
+    );
     expect(pageErrors).toEqual([]);
   }, 240_000);
 });

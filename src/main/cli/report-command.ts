@@ -23,7 +23,7 @@ export const REPORT = {
     by: { type: 'string', value: 'NAME', help: 'who generated it (default: your user name)' },
     station: { type: 'string', value: 'NAME', help: "the station's name (default: the host name)" },
   },
-  notes: ['A broken decision trail still writes the files (marked BROKEN) and exits 1.'],
+  notes: ['A broken decision trail or model lineage still writes the files (marked BROKEN) and exits 1.'],
 } as const satisfies CommandSpec;
 
 /** A line by id, or by name (a live line first, else the most recently removed one of that name). */
@@ -66,6 +66,12 @@ export function formatSummary(s: ReportSummary): string {
       ? `audit chain OK: ${a.count} decisions, head ${a.headHash ?? '(empty)'}`
       : `audit chain BROKEN at decision ${a.firstBadId}: ${a.reason} (${a.count} decisions verified)`,
   );
+  const l = s.lineageAudit;
+  out.push(
+    l.ok
+      ? `model lineage OK: ${l.count} records, head ${l.headHash ?? '(empty)'}`
+      : `model lineage BROKEN at record ${l.firstBadId}: ${l.reason} (${l.count} records verified)`,
+  );
   return out.join('\n');
 }
 
@@ -95,7 +101,7 @@ export async function cmdReport(values: OptionValues<typeof REPORT.options>): Pr
     console.log(formatSummary(summary));
     if (values.pdf) console.log(`wrote ${values.pdf} (${pdfPages} pages)`);
     if (values.csv) console.log(`wrote ${values.csv} (${csvRows} rows)`);
-    return summary.audit.ok ? 0 : 1;
+    return summary.audit.ok && summary.lineageAudit.ok ? 0 : 1;
   } finally {
     db.close();
   }

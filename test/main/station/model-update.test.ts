@@ -68,6 +68,14 @@ describe('updating a model from false alarms', () => {
     parentHash = folderHash(parentDir);
     parentId = (await api.registerModel({ folder: parentDir })).id;
     lineId = (await api.addLine({ name: 'Press 4', folder: cam, modelId: parentId })).id;
+    // Nothing to learn from yet, and nobody signed in: an update and an activation record who asked.
+    expect((await api.previewModelUpdate({ lineId })).blocked).toBe(
+      'no false alarms to learn from in this selection',
+    );
+    await expect(api.startModelUpdate({ lineId })).rejects.toThrow(
+      /sign in first: a model update records who asked/,
+    );
+    await expect(api.activateModel({ lineId, modelId: parentId })).rejects.toThrow(/sign in first/);
     for (let i = 0; i < DRIFTED; i++)
       await dropTextured(cam, `lot2-${String(i).padStart(2, '0')}.png`, { seed: 5000 + i, pitch: 6 });
     for (let i = 0; i < DEFECTS; i++)

@@ -30,6 +30,9 @@ import { loadModel } from '../src/main/io/model-store';
 import { exportFashionMnist, FASHION_CLASSES } from '../src/main/tasks/fashion-mnist';
 import { mvtecTestSet } from '../src/main/io/datasets';
 import { pickExamples, writeHeatmapSheet } from './heatmaps';
+import { runPatchcoreReference, type PatchcoreReference } from './patchcore-reference';
+import { loadImages } from '../src/main/io/images';
+import { scoreImages, TfjsEngine } from '../src/ml';
 
 const { values } = parseArgs({
   options: {
@@ -69,6 +72,12 @@ interface Row {
   report: EvalReport;
   settings: Record<string, unknown>;
   date: string;
+  /** Feature methods: scoring images/s on the tfjs engine (same images; the report's figure is the station's engine). */
+  tfjsImagesPerSecond?: number;
+  /** Peak resident memory of the bench process when the row was written, MB. */
+  peakRssMb?: number;
+  /** Feature methods: the PyTorch PatchCore reference on the same weights and images. */
+  reference?: PatchcoreReference;
 }
 
 async function prepare(set: string, maxTest?: number): Promise<string> {
@@ -136,6 +145,30 @@ async function runOne(method: Method, set: string): Promise<void> {
     maxPerType: set.startsWith('fmnist') ? undefined : maxTest,
   });
   await engine.dispose();
+  // Feature methods: the tfjs engine's speed on the same images (a sample of 40), and the PyTorch reference.
+  let tfjsImagesPerSecond: number | undefined;
+  let reference: PatchcoreReference | undefined;
+  if (feature) {
+    const m = await loadModel(modelDir);
+    const sample = (await mvtecTestSet(data)).filter(
+      (_, i, a) => i % Math.max(1, Math.floor(a.length / 40)) === 0,
+    );
+    const images = (
+      await loadImages(
+        sample.map((t) => t.file),
+        m.load,
+      )
+    ).samples.slice(0, 40);
+    const tfjs = new TfjsEngine(m.detector);
+    await scoreImages(tfjs, images.slice(0, 2), m.input); // warm-up
+    const t1 = performance.now();
+    await scoreImages(tfjs, images, m.input, { maps: true });
+    tfjsImagesPerSecond = images.length / ((performance.now() - t1) / 1000);
+    if (!values['skip-reference'])
+      // One thread, as our engines run here (chooseEngine(..., 1); wasm is single-threaded).
+      reference = await runPatchcoreReference(m, data, resolve(values.work, 'torch', name), 1);
+    await tfjs.dispose();
+  }
   // Heatmap sheets for the sets with defect types and masks (the engine above may have freed tfjs's copy).
   if (!set.startsWith('fmnist')) {
     const sheetModel = await loadModel(modelDir);
@@ -163,6 +196,9 @@ async function runOne(method: Method, set: string): Promise<void> {
       input: trained.meta.input,
     },
     date: new Date().toISOString(),
+    tfjsImagesPerSecond,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    reference,
   };
   writeFileSync(
     join(outDir, `${name}.json`),
@@ -243,24 +279,50 @@ function writeTables(): void {
       .filter((r) => r.method === method)
       .sort((a, b) => a.set.localeCompare(b.set, 'en', { numeric: true }));
     if (!mine.length) continue;
-    md.push(
-      `## ${method}`,
-      '',
-      '| data set | train imgs | epochs (best) | train s | test imgs | AUROC | PyTorch GANomaly ref AUROC | AUPRC | F1@thr | FAR test/good | pixel AUROC | score img/s | backend |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    );
-    for (const r of mine) {
-      const o = r.report.overall;
-      const ref = readReference(r.set);
-      const vs = ref ? ` (${o.auroc >= ref.auroc ? 'ours ahead' : 'ref ahead'})` : '';
+    if (FEATURE_METHODS.includes(method)) {
       md.push(
-        `| ${r.set} | ${r.trainImages} | ${r.epochs} (${r.bestEpoch}) | ${r.trainSeconds.toFixed(0)} | ${o.images} | ${f3(o.auroc)} | ${f3(ref?.auroc)}${vs} | ${f3(o.auprc)} | ${f3(o.f1)} | ${f3(r.report.falseAlarmRate)} | ${f3(o.pixelAuroc)} | ${r.report.scoringImagesPerSecond.toFixed(1)} | ${r.report.backend} |`,
+        `## ${method}`,
+        '',
+        'PyTorch reference: bench/torch_patchcore.py, the same backbone weights and decoded images, one thread (as ours: ONNX Runtime 1 thread, wasm 1 thread); time ratio = our seconds / its seconds (below 1: ours is faster).',
+        '',
+        '| data set | train imgs | train s | test imgs | AUROC | AUPRC | pixel AUROC | PRO | FAR test/good | ORT img/s | tfjs img/s | peak RSS MB | PyTorch AUROC | PyTorch train s | PyTorch img/s | time ours/PyTorch train, score |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       );
+      for (const r of mine) {
+        const o = r.report.overall;
+        const ref = r.reference;
+        const ratio = ref
+          ? `${(r.trainSeconds / ref.trainSeconds).toFixed(2)}, ${(ref.scoreImagesPerSecond / r.report.scoringImagesPerSecond).toFixed(2)}`
+          : '-';
+        md.push(
+          `| ${r.set} | ${r.trainImages} | ${r.trainSeconds.toFixed(0)} | ${o.images} | ${f3(o.auroc)} | ${f3(o.auprc)} | ${f3(o.pixelAuroc)} | ${f3(o.pro)} | ${f3(r.report.falseAlarmRate)} | ${r.report.scoringImagesPerSecond.toFixed(1)} | ${r.tfjsImagesPerSecond?.toFixed(1) ?? '-'} | ${r.peakRssMb?.toFixed(0) ?? '-'} | ${f3(ref?.auroc)} | ${ref ? ref.trainSeconds.toFixed(0) : '-'} | ${ref ? ref.scoreImagesPerSecond.toFixed(1) : '-'} | ${ratio} |`,
+        );
+      }
+    } else {
+      md.push(
+        `## ${method}`,
+        '',
+        '| data set | train imgs | epochs (best) | train s | test imgs | AUROC | PyTorch GANomaly ref AUROC | AUPRC | F1@thr | FAR test/good | pixel AUROC | score img/s | backend |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      );
+      for (const r of mine) {
+        const o = r.report.overall;
+        const ref = readReference(r.set);
+        const vs = ref ? ` (${o.auroc >= ref.auroc ? 'ours ahead' : 'ref ahead'})` : '';
+        md.push(
+          `| ${r.set} | ${r.trainImages} | ${r.epochs} (${r.bestEpoch}) | ${r.trainSeconds.toFixed(0)} | ${o.images} | ${f3(o.auroc)} | ${f3(ref?.auroc)}${vs} | ${f3(o.auprc)} | ${f3(o.f1)} | ${f3(r.report.falseAlarmRate)} | ${f3(o.pixelAuroc)} | ${r.report.scoringImagesPerSecond.toFixed(1)} | ${r.report.backend} |`,
+        );
+      }
     }
     const fm = mine.filter((r) => r.set.startsWith('fmnist'));
     const fmRefs = fm.map((r) => readReference(r.set)).filter((x): x is Reference => !!x);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    if (fm.length)
+    if (fm.length && FEATURE_METHODS.includes(method)) {
+      const refs = fm.map((r) => r.reference?.auroc).filter((x): x is number => x !== undefined);
+      md.push(
+        `| **Fashion-MNIST mean (${fm.length} classes)** | | | | **${f3(mean(fm.map((r) => r.report.overall.auroc)))}** | | | | | | | | ${refs.length === fm.length ? `**${f3(mean(refs))}**` : '-'} | | | |`,
+      );
+    } else if (fm.length)
       md.push(
         `| **Fashion-MNIST mean (${fm.length} classes)** | | | | | **${f3(mean(fm.map((r) => r.report.overall.auroc)))}** | ${fmRefs.length === fm.length ? `**${f3(mean(fmRefs.map((x) => x.auroc)))}**` : '-'} | | | | | | |`,
       );
@@ -269,12 +331,12 @@ function writeTables(): void {
       md.push(
         `${method} on ${r.set}, per defect type (each against test/good):`,
         '',
-        '| type | images | AUROC | AUPRC | F1@thr | recall | pixel AUROC |',
-        '|---|---|---|---|---|---|---|',
+        '| type | images | AUROC | AUPRC | F1@thr | recall | pixel AUROC | PRO |',
+        '|---|---|---|---|---|---|---|---|',
       );
       for (const t of r.report.perType)
         md.push(
-          `| ${t.type} | ${t.images} | ${f3(t.auroc)} | ${f3(t.auprc)} | ${f3(t.f1)} | ${f3(t.recall)} | ${f3(t.pixelAuroc)} |`,
+          `| ${t.type} | ${t.images} | ${f3(t.auroc)} | ${f3(t.auprc)} | ${f3(t.f1)} | ${f3(t.recall)} | ${f3(t.pixelAuroc)} | ${f3(t.pro)} |`,
         );
       md.push('');
     }
@@ -290,7 +352,7 @@ function writeTables(): void {
     if (alts.length) {
       const keys = Object.keys(alts[0].report.scoreAlternativesAuroc!);
       md.push(
-        `${method}: image AUROC of other scores from the same forward pass (resize mode)`,
+        `${method}: image AUROC of other scores from the same forward pass (reported, not used to choose)`,
         '',
         `| data set | ${keys.join(' | ')} |`,
         `|---|${keys.map(() => '---').join('|')}|`,

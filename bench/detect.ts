@@ -164,7 +164,7 @@ async function runOne(method: Method, set: string): Promise<void> {
     const t1 = performance.now();
     await scoreImages(tfjs, images, m.input, { maps: true });
     tfjsImagesPerSecond = images.length / ((performance.now() - t1) / 1000);
-    if (!values['skip-reference'])
+    if (!values['skip-reference'] && method === 'patchcore')
       // One thread, as our engines run here (chooseEngine(..., 1); wasm is single-threaded).
       reference = await runPatchcoreReference(m, data, resolve(values.work, 'torch', name), 1);
     await tfjs.dispose();

@@ -2,8 +2,12 @@
 // committed), measured through the real station (chokidar, sharp, scoring worker, PNG artifacts, SQLite),
 // beside the bare model's scoring rate measured in the same run on the same engine.
 //
-//   npm run bench:station -- [--size 64] [--channels 3] [--rate 5] [--steady 60] [--burst 1000]
-//                            [--engine auto|tfjs|onnxruntime] [--out bench/results]
+//   npm run bench:station -- [--method patchcore] [--size N] [--channels 1] [--camera 640x480] [--rate 5]
+//                            [--steady 60] [--burst 1000] [--engine auto|tfjs|onnxruntime] [--out bench/results]
+//
+// The model is the method's default (the recommended one unless --method says otherwise), trained on 40 good
+// camera images; the camera images are the demo's synthetic machined-metal parts at --camera size (a VGA
+// camera by default), so a feature model judges them at its default working resolution (half: 320x240).
 //
 // Steady: images dropped at --rate per second for --steady images; reports p50/p95 latency and throughput.
 // Burst: --burst images dropped at once; reports images/s, peak RSS, and which stage took the time.
@@ -16,13 +20,24 @@ import { Station } from '../src/main/station/station';
 import { execFileSync } from 'node:child_process';
 import { loadModel } from '../src/main/io/model-store';
 import { chooseEngine, type EnginePreference } from '../src/main/station/engine-choice';
-import { Rng, selectBackend, scoreImages } from '../src/ml';
+import {
+  DEFAULT_METHOD,
+  DEFAULT_WORKING_SIZE,
+  FEATURE_METHODS,
+  selectBackend,
+  scoreImages,
+  type Method,
+} from '../src/ml';
+import { demoPart } from '../src/main/tasks/demo-parts';
+import { decodeImage } from '../src/main/io/images';
 import { describeMachine } from './common';
 
 const { values } = parseArgs({
   options: {
-    size: { type: 'string', default: '64' },
-    channels: { type: 'string', default: '3' },
+    method: { type: 'string', default: DEFAULT_METHOD },
+    size: { type: 'string' },
+    channels: { type: 'string', default: '1' },
+    camera: { type: 'string', default: '640x480' },
     rate: { type: 'string', default: '5' },
     steady: { type: 'string', default: '60' },
     burst: { type: 'string', default: '1000' },
@@ -31,8 +46,11 @@ const { values } = parseArgs({
     work: { type: 'string', default: join(os.tmpdir(), `station-bench-${process.pid}`) },
   },
 });
-const size = Number(values.size);
+const method = values.method as Method;
+const feature = FEATURE_METHODS.includes(method);
+const size = values.size !== undefined ? Number(values.size) : feature ? DEFAULT_WORKING_SIZE : 64;
 const channels = Number(values.channels) as 1 | 3;
+const [camW, camH] = values.camera.split('x').map(Number);
 const rate = Number(values.rate);
 const steadyN = Number(values.steady);
 const burstN = Number(values.burst);
@@ -42,19 +60,11 @@ const work = values.work;
 const BURST_BATCH = 16;
 mkdirSync(work, { recursive: true });
 
-/** A camera-sized synthetic part (256 px, like the demo's DeepPCB images) as PNG bytes. */
+/** A camera image: one of the demo's synthetic machined-metal parts (a scratch when `defect`), as PNG bytes. */
 async function part(seed: number, defect: boolean): Promise<Buffer> {
-  const rng = new Rng(seed);
-  const side = 256;
-  const data = new Uint8Array(side * side * channels);
-  for (let y = 0; y < side; y++)
-    for (let x = 0; x < side; x++) {
-      let v = 120 + 40 * Math.sin(x / 6) * Math.cos(y / 9) + (rng.next() - 0.5) * 20;
-      if (defect && Math.hypot(x - 128, y - 100) < 12) v = 250;
-      for (let c = 0; c < channels; c++)
-        data[(y * side + x) * channels + c] = Math.max(0, Math.min(255, v + 7 * c));
-    }
-  return sharp(Buffer.from(data), { raw: { width: side, height: side, channels } })
+  const { pixels } = demoPart(seed, camW, camH, defect ? 'scratch' : undefined);
+  return sharp(Buffer.from(pixels), { raw: { width: camW, height: camH, channels: 1 } })
+    .toColourspace(channels === 3 ? 'srgb' : 'b-w')
     .png()
     .toBuffer();
 }
@@ -73,12 +83,12 @@ async function main() {
   const m = describeMachine();
   const machine = `${m.cpu}, ${m.cpus} logical CPUs, ${m.memoryGiB} GiB, ${m.platform} ${m.arch}; load average at start ${m.loadavg.join(' / ')}`;
   console.error(`machine: ${machine}`);
-  // 1. A small real GANomaly on good parts (quality is not the point here; the pipeline is).
+  // 1. A real model of the method's default on good parts (quality is not the point here; the pipeline is).
   const good = join(work, 'good');
   mkdirSync(good, { recursive: true });
   for (let i = 0; i < 40; i++) writeFileSync(join(good, `g${i}.png`), await part(100 + i, false));
   const modelDir = join(work, 'model');
-  console.error(`training a ${size}x${size}x${channels} GANomaly (1 epoch) for the benchmark...`);
+  console.error(`training a ${method} (${feature ? 'fitted' : '1 epoch'}) for the benchmark...`);
   // In a child process, so training's memory does not count in the station's RSS below.
   execFileSync(
     process.execPath,
@@ -92,7 +102,7 @@ async function main() {
       '--out',
       modelDir,
       '--method',
-      'ganomaly',
+      method,
       '--size',
       String(size),
       '--channels',
@@ -114,14 +124,11 @@ async function main() {
   // scoring worker batches whatever is queued), which is what a burst's throughput is compared with.
   const loaded = await loadModel(modelDir);
   const choice = await chooseEngine(modelDir, loaded, engine, 1);
+  // Decoded as the station decodes them for this model (a feature model: at its working resolution).
   const samples = await Promise.all(
-    Array.from({ length: 16 }, async (_, i) => {
-      const { data } = await sharp(await part(500 + i, false))
-        .resize(size, size)
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-      return { data: new Uint8Array(data), width: size, height: size, channels };
-    }),
+    Array.from({ length: 16 }, async (_, i) =>
+      decodeImage(new Uint8Array(await part(500 + i, false)), `bare-${i}.png`, loaded.load),
+    ),
   );
   const bareAt = async (batchSize: number): Promise<number[]> => {
     const rates: number[] = [];
@@ -130,7 +137,7 @@ async function main() {
       for (let k = 0; k < 2; k++)
         await scoreImages(choice.engine, samples, loaded.input, {
           maps: true,
-          reconstructions: true,
+          reconstructions: loaded.input.mode === 'resize',
           batchSize,
         });
       rates.push((samples.length * 2) / ((performance.now() - t0) / 1000));
@@ -224,7 +231,7 @@ async function main() {
     backend: 'wasm (tfjs) for loading; scoring engine below',
     engine: choice.engine.description,
     engineReason: choice.reason,
-    model: `ganomaly ${size}x${size}x${channels}, camera images 256x256x${channels} PNG`,
+    model: `${method} (${loaded.meta.input.mode === 'native' ? `judged at ${samples[0].width}x${samples[0].height}` : `${size}x${size}`}x${channels}), camera images ${camW}x${camH}x${channels} PNG`,
     bareModelBatch1ImagesPerSecond: median(bare1),
     bareModelBatch1Spread: [Math.min(...bare1), Math.max(...bare1)],
     bareModelImagesPerSecond: bareRate,
@@ -257,7 +264,7 @@ async function main() {
   const md = `# Station benchmark
 
 ${result.machine}; engine: ${result.engine} (${result.engineReason}); ${result.model}.
-Command: \`npm run bench:station -- --size ${size} --channels ${channels} --rate ${rate} --steady ${steadyN} --burst ${burstN} --engine ${engine}\`
+Command: \`npm run bench:station -- --method ${method} --size ${size} --channels ${channels} --camera ${camW}x${camH} --rate ${rate} --steady ${steadyN} --burst ${burstN} --engine ${engine}\`
 
 | measure | value |
 |---|---|

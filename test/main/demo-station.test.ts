@@ -103,7 +103,7 @@ describe('the demo station', () => {
       'good-002.png',
     ]);
     expect(logs).toContain(
-      `demo camera: played all ${TEST_BOARDS} boards of the sample; idle now (\`npm start -- --loop\` repeats them)`,
+      `demo camera: played all ${TEST_BOARDS} demo parts; idle now (\`npm start -- --loop\` repeats them)`,
     );
 
     // One normalised score per inspection, against the threshold that judged it: 0.5 is where flags start.
@@ -137,7 +137,7 @@ describe('the demo station', () => {
     expect((await demo.ready)?.line.name).toBe(DEMO_LINE);
     expect(logs.join('\n')).not.toMatch(/training/); // the model from before is used
     expect(logs.join('\n')).toMatch(
-      /demo camera: the sample's 6 boards were all played on an earlier start \(see History\); idle/,
+      /demo camera: the 6 demo parts were all played on an earlier start \(see History\); idle/,
     );
     expect(await api.listTrainingJobs({})).toHaveLength(1); // no new training
     expect(readdirSync(camera)).toHaveLength(TEST_BOARDS);

@@ -2,7 +2,7 @@
 // served over HTTP + WebSocket on loopback at once. On a fresh data dir the demo model (demo.ts) trains as a
 // station training job, with its progress in the Models view and a "waiting for its model" card on Live;
 // when it is ready a "Demo line" watches a camera folder fed by a demo camera, which drops the sample's test
-// boards (good and defective) one by one, the way a line camera exports, and then idles (--loop repeats).
+// test parts (good and defective) one by one, the way a line camera exports, and then idles (--loop repeats).
 import { existsSync, mkdirSync, readdirSync, copyFileSync, renameSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { BackendStatus } from '../../ml';
@@ -30,7 +30,7 @@ export const START = {
       type: 'string',
       value: 'SECONDS',
       default: '3',
-      help: 'the demo camera drops a board every SECONDS',
+      help: 'the demo camera drops a part every SECONDS',
     },
     loop: {
       type: 'boolean',
@@ -109,7 +109,7 @@ export async function cmdStart(
 }
 
 export interface DemoOptions {
-  /** Seconds between two boards. */
+  /** Seconds between two parts. */
   everySeconds: number;
   /** Play the sample over and over (default: once, then idle). */
   loop?: boolean;
@@ -262,7 +262,7 @@ async function demoLine(
       : await api.addLine({ name: DEMO_LINE, folder: camera, modelId: model.id, thresholdOverride });
   }
   log(`${line.name}: watching ${camera} with model ${model.name}; ${thresholdText(line, model)}`);
-  if (line.state === 'paused') log(`${line.name} is paused: resume it on Lines to score the demo boards`);
+  if (line.state === 'paused') log(`${line.name} is paused: resume it on Lines to score the demo parts`);
   return line;
 }
 
@@ -319,13 +319,13 @@ async function demoCamera(
     : order.filter((t) => !played.has(boardKey(t.file)) && !played.has(basename(t.file)));
   if (!queue.length) {
     log(
-      `demo camera: the sample's ${order.length} boards were all played on an earlier start (see History); idle. ` +
+      `demo camera: the ${order.length} demo parts were all played on an earlier start (see History); idle. ` +
         `\`npm start -- --loop\` plays them again`,
     );
     return () => undefined;
   }
   log(
-    `demo camera: ${queue.length} boards of the sample, one every ${o.everySeconds} s, into ${camera}; ` +
+    `demo camera: ${queue.length} demo parts, one every ${o.everySeconds} s, into ${camera}; ` +
       (o.loop ? 'over and over (--loop)' : 'then it idles (--loop repeats them)'),
   );
   mkdirSync(staging, { recursive: true }); // same file system as the camera: rename is atomic
@@ -344,7 +344,7 @@ async function demoCamera(
     if (!o.loop && i === queue.length) {
       clearInterval(timer);
       log(
-        `demo camera: played all ${order.length} boards of the sample; idle now (\`npm start -- --loop\` repeats them)`,
+        `demo camera: played all ${order.length} demo parts; idle now (\`npm start -- --loop\` repeats them)`,
       );
     }
   };

@@ -5,7 +5,8 @@ Same backbone WEIGHTS as the station (MobileNetV2 from the nsfwjs npm package, e
 bench/patchcore-reference.ts into backbone.json + backbone.bin), the same decoded images (the station's own
 decoder wrote them at the working size into images.bin, so both sides see identical pixels), and the same
 method as src/ml/models/patchcore.ts: per-image standardisation, the tapped layers, 3x3 average pooling,
-deeper taps resized bilinearly (half-pixel) to the first tap's grid, a two-round greedy k-center coreset
+deeper taps resized bilinearly (half-pixel) to the first tap's grid, adjacent channels averaged in pairs
+(channelPool), a two-round greedy k-center coreset
 (per image, then over the pool) in a fixed Gaussian projection, nearest-neighbour distance per cell, the map
 resized to the image and blurred (sigma 4, reflected borders), image score = the map's 99th percentile.
 
@@ -94,7 +95,7 @@ def standardise(rgb):
     return centred / (std + 1e-3) * 0.2 + 0.5
 
 
-def features(spec, prepared, img, normalisation):
+def features(spec, prepared, img, normalisation, pool_channels=1):
     """img: HxWxC uint8 numpy -> ([h*w, D] features, h, w)."""
     x = torch.from_numpy(img.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0)
     if x.shape[1] == 1:
@@ -109,6 +110,9 @@ def features(spec, prepared, img, normalisation):
         a = F.avg_pool2d(t, 3, stride=1, padding=1, count_include_pad=False)
         if i > 0:
             a = F.interpolate(a, size=(h, w), mode="bilinear", align_corners=False)
+        p = pool_channels
+        if p > 1:
+            a = a.view(1, a.shape[1] // p, p, h, w).mean(dim=2)
         pooled.append(a)
     cat = torch.cat(pooled, dim=1)
     return cat.permute(0, 2, 3, 1).reshape(h * w, -1), h, w
@@ -173,12 +177,14 @@ def main():
     t0 = time.time()
     proj = None
     pool, pool_proj = [], []
+    # As patchcore.ts: the pool is at most 25 candidates per bank row.
+    per_image = max(1, min(cfg["perImage"], (25 * cfg["bankSize"]) // len(train)))
     for img in train:
-        f, _, _ = features(spec, prepared, img, cfg["normalisation"])
+        f, _, _ = features(spec, prepared, img, cfg["normalisation"], cfg.get("channelPool", 1))
         if proj is None:
             proj = torch.randn(f.shape[1], cfg["projection"], generator=gen) / math.sqrt(cfg["projection"])
         pf = f @ proj
-        keep = greedy(pf, cfg["perImage"])
+        keep = greedy(pf, per_image)
         pool.append(f[keep])
         pool_proj.append(pf[keep])
     pool = torch.cat(pool)
@@ -190,7 +196,7 @@ def main():
     t1 = time.time()
     scores = []
     for img in test:
-        f, h, w = features(spec, prepared, img, cfg["normalisation"])
+        f, h, w = features(spec, prepared, img, cfg["normalisation"], cfg.get("channelPool", 1))
         d = torch.cdist(f, bank).min(dim=1).values
         grid = d.view(1, 1, h, w)
         full = F.interpolate(grid, size=img.shape[:2], mode="bilinear", align_corners=False)

@@ -16,7 +16,6 @@ import {
   type PatchcoreConfig,
 } from '../../src/ml';
 import { MOBILENET_V2 } from '../../src/ml/backbone';
-import { patchFeatures } from '../../src/ml/backbone/features';
 import { checkParity, exportOnnx, OnnxEngine, PARITY_TOLERANCE } from '../../src/ml/onnx';
 import { bundledBackboneArtifacts, loadBundledBackbone } from '../../src/main/io/backbones';
 import { texturedPart } from '../helpers/synthetic';
@@ -99,10 +98,10 @@ describe('PatchCore', () => {
   it('finds the nearest bank row exactly as a brute-force search does', async () => {
     const img = texturedPart({ width: W, height: H, channels: 1, seed: 7, defect: 'spot' }).sample;
     const x = toBatch([img]);
-    const { features, distance, row } = tf.tidy(() => {
-      const f = patchFeatures(detector.backbone!, 'standardised', x).features;
-      return { features: f, ...detector.nearestRows(f) };
-    });
+    const { features } = await detector.features(x);
+    // The default pools adjacent channels in pairs: 768 backbone channels give 384-dimensional rows.
+    expect(features.shape[1]).toBe((MOBILENET_V2.channels[0] + MOBILENET_V2.channels[1]) / 2);
+    const { distance, row } = tf.tidy(() => detector.nearestRows(features));
     const q = features.arraySync() as number[][];
     const bank = detector.bankRows();
     const b = bank.arraySync() as number[][];

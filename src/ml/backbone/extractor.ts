@@ -22,6 +22,7 @@ export class FeatureExtractor {
     private readonly normalisation: BackboneNormalisation,
     nets?: Record<string, tf.LayersModel>,
     source?: FeatureSource,
+    private readonly channelPool = 1,
   ) {
     if (backboneId === ONNX_BACKBONE) {
       if (!source)
@@ -47,7 +48,7 @@ export class FeatureExtractor {
       const backbone = this.backbone;
       let grid = [0, 0];
       const features = tf.tidy(() => {
-        const a = aggregate(backboneTaps(backbone, this.normalisation, x));
+        const a = aggregate(backboneTaps(backbone, this.normalisation, x), this.channelPool);
         grid = [a.h, a.w];
         return a.features;
       });
@@ -56,7 +57,7 @@ export class FeatureExtractor {
     const maps = await this.source!(x);
     try {
       const [, h, w] = maps[0].shape;
-      return { features: tf.tidy(() => aggregate(maps).features), h, w };
+      return { features: tf.tidy(() => aggregate(maps, this.channelPool).features), h, w };
     } finally {
       tf.dispose(maps);
     }

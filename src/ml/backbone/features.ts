@@ -45,12 +45,20 @@ export function backboneTaps(
   return (Array.isArray(out) ? out : [out]) as tf.Tensor4D[];
 }
 
-/** Tapped maps -> aggregated patch features; call inside a tidy. */
-export function aggregate(maps: tf.Tensor4D[]): PatchFeatures {
+/**
+ * Tapped maps -> aggregated patch features; call inside a tidy. `channelPool` > 1 averages each run of that
+ * many adjacent channels of every tap (PatchCore's adaptive average pooling to a smaller feature size: the
+ * nearest-neighbour search costs in proportion to it).
+ */
+export function aggregate(maps: tf.Tensor4D[], channelPool = 1): PatchFeatures {
   const [, h, w] = maps[0].shape;
   const pooled = maps.map((m, i) => {
     const a = tf.avgPool(m, AGGREGATION, 1, 'same');
-    return i === 0 ? a : tf.image.resizeBilinear(a, [h, w], false, true);
+    const r = i === 0 ? a : tf.image.resizeBilinear(a, [h, w], false, true);
+    if (channelPool <= 1) return r;
+    const c = r.shape[3];
+    if (c % channelPool) throw new Error(`a tap's ${c} channels do not pool by ${channelPool}`);
+    return r.reshape([1, h, w, c / channelPool, channelPool]).mean(4) as tf.Tensor4D;
   });
   const cat = pooled.length === 1 ? pooled[0] : tf.concat(pooled, 3);
   return { features: cat.reshape([h * w, cat.shape[3]]) as tf.Tensor2D, h, w };
@@ -61,6 +69,7 @@ export function patchFeatures(
   backbone: tf.LayersModel,
   normalisation: BackboneNormalisation,
   x: tf.Tensor4D,
+  channelPool = 1,
 ): PatchFeatures {
-  return aggregate(backboneTaps(backbone, normalisation, x));
+  return aggregate(backboneTaps(backbone, normalisation, x), channelPool);
 }

@@ -82,6 +82,7 @@ export class GanomalyFeatures implements Detector {
       base.normalisation,
       nets,
       source,
+      base.channelPool ?? 1,
     );
     this.fitted = {
       featureMean: base.featureMean,

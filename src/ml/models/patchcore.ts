@@ -54,8 +54,9 @@ export const PATCHCORE_DEFAULTS: Omit<PatchcoreConfig, 'size' | 'channels'> = {
   backbone: MOBILENET_V2.id,
   layers: MOBILENET_V2.layers,
   normalisation: MOBILENET_V2.normalisation,
+  channelPool: 2,
   perImage: 100,
-  bankSize: 4000,
+  bankSize: 2000,
   projection: 32,
 };
 
@@ -94,7 +95,14 @@ export class Patchcore implements Detector {
     nets?: Record<string, tf.LayersModel>,
     source?: FeatureSource,
   ) {
-    this.extractor = new FeatureExtractor('patchcore', base.backbone, base.normalisation, nets, source);
+    this.extractor = new FeatureExtractor(
+      'patchcore',
+      base.backbone,
+      base.normalisation,
+      nets,
+      source,
+      base.channelPool ?? 1,
+    );
     this.fitted = { bankSources: base.bankSources, trainImages: base.trainImages, coverage: base.coverage };
     if (nets?.memory_bank) this.setBank(nets.memory_bank);
   }

@@ -88,6 +88,8 @@ export interface FeatureInputConfig {
   backbone: string;
   layers: string[];
   normalisation: BackboneNormalisation;
+  /** Adjacent channels of every tap averaged into one (1: none); absent in older models = 1. */
+  channelPool?: number;
 }
 
 /** PatchCore (Roth et al. 2022) on a pretrained backbone's features; see patchcore.ts. */
@@ -95,7 +97,7 @@ export interface PatchcoreConfig extends FeatureInputConfig {
   method: 'patchcore';
   /** Patches each training image contributes to the candidate pool (its own greedy coreset). Default 100. */
   perImage: number;
-  /** Most rows in the memory bank (the greedy coreset of the candidates). Default 4000. */
+  /** Most rows in the memory bank (the greedy coreset of the candidates). Default 2000. */
   bankSize: number;
   /** Dimensions of the random projection the coreset is chosen in (PatchCore's, Johnson-Lindenstrauss). */
   projection: number;

@@ -59,7 +59,7 @@ export function featureGraph(
         normalisation,
       );
   const tapCount = externalTaps ? externalTaps.length : d.backbone!.outputs.length;
-  const { rows, grid } = featureRows(g, taps, tapCount);
+  const { rows, grid } = featureRows(g, taps, tapCount, config.channelPool ?? 1);
   const cells =
     config.method === 'patchcore'
       ? patchcoreCells(g, d as Patchcore, rows)
@@ -107,7 +107,26 @@ function featureRows(
   g: GraphBuilder,
   taps: (i: number) => Value,
   tapCount: number,
+  channelPool: number,
 ): { rows: Value; grid: Value } {
+  // aggregate()'s channel pooling: [1, C, h, w] -> [1, C/p, p, h, w] -> mean over p.
+  const poolChannels = (v: Value) => {
+    if (channelPool <= 1) return v;
+    const shape = g.node('Shape', [v]);
+    const c = g.node('Slice', [shape, g.int64s([1]), g.int64s([2])]);
+    const hw = g.node('Slice', [shape, g.int64s([2]), g.int64s([4])]);
+    const groups = g.node('Div', [c, g.int64s([channelPool])]);
+    const split = g.node(
+      'Concat',
+      [g.int64s([1]), groups, g.int64s([channelPool]), hw],
+      [attr.int('axis', 0)],
+    );
+    return g.node(
+      'ReduceMean',
+      [g.node('Reshape', [v, split])],
+      [attr.ints('axes', [2]), attr.int('keepdims', 0)],
+    );
+  };
   const pool = (v: Value) =>
     g.node(
       'AveragePool',
@@ -122,11 +141,11 @@ function featureRows(
   const first = pool(taps(0));
   const firstShape = g.node('Shape', [first]); // [1, C1, h, w]
   const grid = g.node('Slice', [firstShape, g.int64s([2]), g.int64s([4])]); // [h, w]
-  const pooled = [first];
+  const pooled = [poolChannels(first)];
   for (let i = 1; i < tapCount; i++) {
     const p = pool(taps(i));
     const keep = g.node('Slice', [g.node('Shape', [p]), g.int64s([0]), g.int64s([2])]); // [1, Ci]
-    pooled.push(resizeLike(g, p, g.node('Concat', [keep, grid], [attr.int('axis', 0)])));
+    pooled.push(poolChannels(resizeLike(g, p, g.node('Concat', [keep, grid], [attr.int('axis', 0)]))));
   }
   const cat = pooled.length === 1 ? pooled[0] : g.node('Concat', pooled, [attr.int('axis', 1)]);
 

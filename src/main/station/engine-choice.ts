@@ -53,9 +53,10 @@ export async function chooseEngine(
     return { engine: tfjs, reason: `${not.name}: ${not.why}; tfjs` };
   }
   let onnx: ScoringEngine | undefined;
-  try {
-    const file = join(modelDir, 'model.onnx');
-    const bytes = existsSync(file) ? await readFile(file) : exportOnnx(model.detector);
+  const { size, channels } = model.meta.input;
+  const native = model.meta.input.mode === 'native';
+  /** An engine on `bytes` that reproduces tfjs on the probe, with its worst relative error. */
+  const tryBytes = async (bytes: Uint8Array) => {
     const ob = model.onnxBackbone;
     // An ONNX backbone: its own session, then the exported head. The tfjs engine it is checked against runs
     // the same backbone on ONNX Runtime with the head in tfjs, so the check covers the head.
@@ -66,17 +67,37 @@ export async function chooseEngine(
           threads,
         )
       : await OnnxEngine.create(bytes, { threads });
-    const { size, channels } = model.meta.input;
-    const native = model.meta.input.mode === 'native';
     const parity = await checkParity(onnx, tfjs, probeBatch(size, channels, undefined, native));
     const worst = Math.max(parity.score, parity.error, parity.map, parity.reconstruction);
-    if (!parity.ok)
+    if (!parity.ok) {
+      await onnx.dispose();
+      onnx = undefined;
       throw new Error(`parity check failed: relative error ${worst.toExponential(1)} > ${PARITY_TOLERANCE}`);
+    }
+    return worst;
+  };
+  try {
+    const file = join(modelDir, 'model.onnx');
+    let worst: number;
+    let note = '';
+    if (existsSync(file)) {
+      try {
+        worst = await tryBytes(await readFile(file));
+      } catch (e) {
+        // A model.onnx written by an older exporter than the station's scoring code: export it again from
+        // the loaded weights (tfjs is the reference) and check that instead.
+        worst = await tryBytes(exportOnnx(model.detector));
+        note = ` (its model.onnx failed: ${(e as Error).message}; re-exported)`;
+      }
+    } else worst = await tryBytes(exportOnnx(model.detector));
     // tfjs is no longer needed: free its weights.
     await tfjs.dispose();
-    return { engine: onnx, reason: `parity with tfjs ${worst.toExponential(1)} <= ${PARITY_TOLERANCE}` };
+    return {
+      engine: onnx!,
+      reason: `parity with tfjs ${worst.toExponential(1)} <= ${PARITY_TOLERANCE}${note}`,
+    };
   } catch (e) {
-    await onnx?.dispose();
+    await (onnx as ScoringEngine | undefined)?.dispose();
     if (pref === 'onnxruntime') throw e;
     return { engine: tfjs, reason: `ONNX Runtime not used (${(e as Error).message}): tfjs` };
   }

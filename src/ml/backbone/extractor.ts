@@ -35,6 +35,9 @@ export class FeatureExtractor {
           `${method} needs its backbone network (${backboneId}): load it from its package (training) or the model folder`,
         );
       this.backbone = nets.backbone;
+      // A source beside a bundled backbone: the same weights on a faster engine (fitting); the tfjs copy is
+      // what the model saves.
+      this.source = source;
     }
   }
 
@@ -44,7 +47,7 @@ export class FeatureExtractor {
       throw new Error(
         `image ${x.shape[2]}x${x.shape[1]} is too small: both sides need at least ${MIN_FEATURE_SIDE} px`,
       );
-    if (this.backbone) {
+    if (this.backbone && !this.source) {
       const backbone = this.backbone;
       let grid = [0, 0];
       const features = tf.tidy(() => {

@@ -158,3 +158,38 @@ export class OnnxFeatureEngine implements ScoringEngine {
     await this.backbone.dispose();
   }
 }
+
+/**
+ * A bundled backbone exported by exportBackboneTaps (station images in, the tapped maps out), run by ONNX
+ * Runtime as a FeatureSource: fitting a feature model extracts its training images' features this way,
+ * several times faster than on tfjs-wasm (bench/results/detection.md), and the saved model keeps the tfjs
+ * copy of the same weights.
+ */
+export async function bundledOnnxSource(
+  bytes: Uint8Array,
+  threads: number,
+): Promise<{ source: FeatureSource; dispose: () => Promise<void> }> {
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  const source: FeatureSource = async (x) => {
+    const input = new ort.Tensor('float32', (await x.data()) as Float32Array, x.shape);
+    try {
+      const out = await session.run({ x: input });
+      return session.outputNames.map((name) => {
+        const t = out[name];
+        const [b, c, h, w] = t.dims as number[];
+        const nchw = tf.tensor4d(t.data as Float32Array, [b, c, h, w]);
+        t.dispose();
+        const nhwc = nchw.transpose([0, 2, 3, 1]) as tf.Tensor4D;
+        nchw.dispose();
+        return nhwc;
+      });
+    } finally {
+      input.dispose();
+    }
+  };
+  return { source, dispose: () => session.release() };
+}

@@ -21,9 +21,8 @@ import { tapInput } from './backbone-source';
 import { ONNX_BACKBONE } from '../backbone';
 import type { Patchcore } from '../models/patchcore';
 
-export const ONNX_OPSET = 17;
-/** IR version 8 is the one that goes with opset 17 (ONNX 1.12). */
-export const ONNX_IR_VERSION = 8;
+import { ONNX_IR_VERSION, ONNX_OPSET } from './graph';
+export { ONNX_IR_VERSION, ONNX_OPSET };
 /** Bump when the graph's inputs, outputs or semantics change; stored in the model's metadata. */
 export const EXPORTER_VERSION = 1;
 export const ONNX_INPUT = 'x';

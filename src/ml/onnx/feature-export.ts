@@ -17,8 +17,18 @@ import type { Patchcore } from '../models/patchcore';
 import type { GanomalyFeatures } from '../models/ganomaly-features';
 import { IMAGENET_MEAN, IMAGENET_STD, STANDARDISE_EPS } from '../backbone';
 import { gaussianTaps } from '../residual';
-import { attr, GraphBuilder, LayerConverter, tensorInfo, type Value } from './graph';
-import { DataType } from './proto';
+import {
+  attr,
+  GraphBuilder,
+  LayerConverter,
+  ONNX_IR_VERSION,
+  ONNX_OPSET,
+  tensorInfo,
+  type Value,
+} from './graph';
+import { DataType, encodeModel } from './proto';
+import type * as tf from '@tensorflow/tfjs';
+import { tapInput } from './backbone-source';
 
 import { IMAGE_SCORE_QUANTILE, MIN_FEATURE_SIDE } from '../backbone/features';
 
@@ -54,7 +64,7 @@ export function featureGraph(
     ? (i: number) => externalTaps[i]
     : bundledTaps(
         g,
-        d,
+        d.backbone!,
         channels === 1 ? g.node('Concat', [x, x, x], [attr.int('axis', 1)]) : x,
         normalisation,
       );
@@ -70,7 +80,7 @@ export function featureGraph(
 /** backboneInput + the converted tfjs backbone: returns its tapped maps (NCHW). */
 function bundledTaps(
   g: GraphBuilder,
-  d: FeatureDetector,
+  backbone: tf.LayersModel,
   rgb: Value,
   normalisation: string,
 ): (i: number) => Value {
@@ -99,7 +109,7 @@ function bundledTaps(
       g.floats('imagenet_std', IMAGENET_STD, [1, 3, 1, 1]),
     ]);
   }
-  return new LayerConverter(g).apply(d.backbone!, [x]);
+  return new LayerConverter(g).apply(backbone, [x]);
 }
 
 /** Taps -> 3x3 average, resized to the first tap's grid, concatenated -> rows [h*w, D] and the grid [h, w]. */
@@ -300,4 +310,36 @@ function imageQuantile(g: GraphBuilder, map: Value, q: number, output: string): 
   const vHi = at(g.node('Max', [kMinus(2), g.int64s([0])]));
   const v = g.node('Add', [vLo, g.node('Mul', [g.node('Sub', [vHi, vLo]), frac])]);
   g.node('Reshape', [v, g.int64s([1])], [], output);
+}
+
+/**
+ * A bundled backbone alone as an ONNX graph: station images x [1,H,W,C] in [-1,1] -> its input normalisation
+ * -> the tapped maps tap0, tap1, ... (NCHW). Fitting a feature model runs this on ONNX Runtime (several times
+ * faster than tfjs-wasm); the model's own scoring graph (exportOnnx) contains the same nodes.
+ */
+export function exportBackboneTaps(
+  backbone: tf.LayersModel,
+  channels: 1 | 3,
+  normalisation: string,
+): Uint8Array {
+  const g = new GraphBuilder();
+  g.unique('x');
+  const x = g.node('Transpose', ['x'], [attr.ints('perm', [0, 3, 1, 2])], 'x_nchw');
+  const rgb = channels === 1 ? g.node('Concat', [x, x, x], [attr.int('axis', 1)]) : x;
+  const taps = bundledTaps(g, backbone, rgb, normalisation);
+  const outputs = backbone.outputs.map((_, i) => g.node('Identity', [taps(i)], [], tapInput(i)));
+  return encodeModel({
+    irVersion: ONNX_IR_VERSION,
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    producerName: 'anomaly-station',
+    producerVersion: '1',
+    graph: {
+      name: 'backbone',
+      node: g.nodes,
+      initializer: g.initializers,
+      input: [tensorInfo('x', [1, 'H', 'W', channels])],
+      output: outputs.map((o, i) => tensorInfo(o, [1, `c${i}`, `h${i}`, `w${i}`])),
+    },
+    metadataProps: [],
+  });
 }

@@ -13,6 +13,10 @@ import {
   type ValueInfoProto,
 } from './proto';
 
+export const ONNX_OPSET = 17;
+/** IR version 8 is the one that goes with opset 17 (ONNX 1.12). */
+export const ONNX_IR_VERSION = 8;
+
 /** The name of a value in the graph. 4-D values are NCHW, 2-D values are [N, features]. */
 export type Value = string;
 

@@ -171,3 +171,28 @@ export function memoryBankNetwork(name: string, kernel: tf.Tensor2D): tf.LayersM
   dense.setWeights([kernel]);
   return model;
 }
+
+/**
+ * What every fitted (memory-bank / feature) detector shares: no gradient steps on image batches, no optimiser
+ * state, no per-epoch validation loss (model selection, where there is any, happens inside fitGoodImages).
+ */
+export abstract class FittedDetector {
+  readonly training = 'fit' as const;
+  protected abstract readonly methodName: string;
+
+  trainStep(): StepLosses {
+    throw new Error(
+      `${this.methodName} is not trained by steps on image batches; it is fitted once (fitGoodImages)`,
+    );
+  }
+
+  async validationLoss(): Promise<number> {
+    return NaN;
+  }
+
+  async optimizerWeights(): Promise<NamedTensor[]> {
+    return [];
+  }
+
+  async setOptimizerWeights(): Promise<void> {}
+}

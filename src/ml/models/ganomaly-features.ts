@@ -15,16 +15,22 @@ import { quantile } from '../metrics';
 import { cellsToMap, FeatureExtractor } from '../backbone/extractor';
 import { Rng, toBatch, type ImageSample } from '../data';
 import { gaussianBlur } from '../residual';
-import { adam, bceWithLogits, meanAbs, meanSquare, minimizeWithParts, trainableVars } from './common';
+import {
+  adam,
+  bceWithLogits,
+  FittedDetector,
+  meanAbs,
+  meanSquare,
+  minimizeWithParts,
+  trainableVars,
+} from './common';
 import { DEFAULT_MIN_SIDE, DEFAULT_SCALE } from './patchcore';
 import type {
   Detector,
   FitOptions,
   GanomalyFeaturesConfig,
-  NamedTensor,
   ScoreBatch,
   ScoreOptions,
-  StepLosses,
 } from './types';
 
 export const GANOMALY_FEATURES_DEFAULTS: Omit<GanomalyFeaturesConfig, 'size' | 'channels'> = {
@@ -64,8 +70,8 @@ function mlp(name: string, inputs: number, hidden: number, outputs: number, seed
   return tf.model({ inputs: x, outputs: outs, name });
 }
 
-export class GanomalyFeatures implements Detector {
-  readonly training = 'fit' as const;
+export class GanomalyFeatures extends FittedDetector implements Detector {
+  protected readonly methodName = 'ganomaly-features';
   private readonly extractor: FeatureExtractor;
   private nets?: Record<(typeof NETWORKS)[number], tf.LayersModel>;
   private stats?: { mean: tf.Tensor1D; std: tf.Tensor1D };
@@ -76,6 +82,7 @@ export class GanomalyFeatures implements Detector {
     nets?: Record<string, tf.LayersModel>,
     source?: FeatureSource,
   ) {
+    super();
     this.extractor = new FeatureExtractor(
       'ganomaly-features',
       base.backbone,
@@ -118,20 +125,6 @@ export class GanomalyFeatures implements Detector {
     tf.dispose([this.stats?.mean, this.stats?.std].filter((t) => !!t) as tf.Tensor[]);
     this.stats = { mean: tf.tensor1d(featureMean), std: tf.tensor1d(featureStd) };
   }
-
-  trainStep(): StepLosses {
-    throw new Error('ganomaly-features trains on feature vectors inside fitGoodImages, not on image batches');
-  }
-
-  async validationLoss(): Promise<number> {
-    return NaN;
-  }
-
-  async optimizerWeights(): Promise<NamedTensor[]> {
-    return [];
-  }
-
-  async setOptimizerWeights(): Promise<void> {}
 
   /** `perImage` random cells of every image, as rows [n * perImage, D]. */
   private async sampleCells(images: ImageSample[], rng: Rng, opts: FitOptions, phase: string) {

@@ -25,15 +25,13 @@ import { FeatureExtractor } from '../backbone/extractor';
 import { Rng, toBatch, type ImageSample } from '../data';
 import { gaussianBlur } from '../residual';
 import { extendCoreset, kCenterGreedy } from '../sampling/coreset';
-import { memoryBankNetwork } from './common';
+import { FittedDetector, memoryBankNetwork } from './common';
 import type {
   Detector,
   FitOptions,
-  NamedTensor,
   PatchcoreConfig,
   ScoreBatch,
   ScoreOptions,
-  StepLosses,
 } from './types';
 
 /**
@@ -82,8 +80,8 @@ export function randomProjection(dim: number, out: number, seed: number): Float3
   return m;
 }
 
-export class Patchcore implements Detector {
-  readonly training = 'fit' as const;
+export class Patchcore extends FittedDetector implements Detector {
+  protected readonly methodName = 'patchcore';
   private readonly extractor: FeatureExtractor;
   private bank?: tf.LayersModel;
   /** |b|^2 of every bank row, [1, n]; kept beside the bank. */
@@ -95,6 +93,7 @@ export class Patchcore implements Detector {
     nets?: Record<string, tf.LayersModel>,
     source?: FeatureSource,
   ) {
+    super();
     this.extractor = new FeatureExtractor(
       'patchcore',
       base.backbone,
@@ -139,20 +138,6 @@ export class Patchcore implements Detector {
     if (!this.bank) throw new Error('patchcore has no memory bank yet: fit it on good images first');
     return tf.tidy(() => (this.bank!.getWeights()[0] as tf.Tensor2D).transpose());
   }
-
-  trainStep(): StepLosses {
-    throw new Error('patchcore is not trained by gradient steps; it is fitted once (fitGoodImages)');
-  }
-
-  async validationLoss(): Promise<number> {
-    return NaN;
-  }
-
-  async optimizerWeights(): Promise<NamedTensor[]> {
-    return [];
-  }
-
-  async setOptimizerWeights(): Promise<void> {}
 
   /**
    * Round one of the coreset: every image's patch features, and that image's own greedy coreset of `perImage`

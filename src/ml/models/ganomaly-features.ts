@@ -25,13 +25,7 @@ import {
   trainableVars,
 } from './common';
 import { DEFAULT_MIN_SIDE, DEFAULT_SCALE } from './patchcore';
-import type {
-  Detector,
-  FitOptions,
-  GanomalyFeaturesConfig,
-  ScoreBatch,
-  ScoreOptions,
-} from './types';
+import type { Detector, FitOptions, GanomalyFeaturesConfig, ScoreBatch, ScoreOptions } from './types';
 
 export const GANOMALY_FEATURES_DEFAULTS: Omit<GanomalyFeaturesConfig, 'size' | 'channels'> = {
   method: 'ganomaly-features',

@@ -26,13 +26,7 @@ import { Rng, toBatch, type ImageSample } from '../data';
 import { gaussianBlur } from '../residual';
 import { extendCoreset, kCenterGreedy } from '../sampling/coreset';
 import { FittedDetector, memoryBankNetwork } from './common';
-import type {
-  Detector,
-  FitOptions,
-  PatchcoreConfig,
-  ScoreBatch,
-  ScoreOptions,
-} from './types';
+import type { Detector, FitOptions, PatchcoreConfig, ScoreBatch, ScoreOptions } from './types';
 
 /**
  * How a feature model sizes images by default (bench/results/detection.md has the measurements): half the

@@ -277,7 +277,11 @@ async function cmdTrain({ values }: Parsed<typeof TRAIN.options>): Promise<numbe
       `threshold ${m.calibration!.threshold.toPrecision(5)} (${
         m.calibration!.method === 'f1'
           ? `F1-optimal on ${m.calibration!.goodStats.n} held-out good and ${m.calibration!.defectCount} labelled defect images`
-          : `${(m.calibration!.targetFalseAlarmRate * 100).toFixed(2)}% false alarms on ${m.calibration!.goodStats.n} held-out good images`
+          : `target ${(m.calibration!.targetFalseAlarmRate * 100).toFixed(2)}% false alarms, set on ${m.calibration!.goodStats.n} held-out good images${
+              m.calibration!.goodStats.n * m.calibration!.targetFalseAlarmRate < 1
+                ? ': too few to confirm that rate, see the warning'
+                : ''
+            }`
       })\nmodel: ${values.out}`,
   );
   return 0;

@@ -57,6 +57,8 @@ export interface TrainModelOptions {
   channels: 1 | 3;
   epochs: number;
   batchSize?: number;
+  /** Feature methods: ONNX Runtime threads for extracting the training images' features (default: every core). */
+  threads?: number;
   /** Patch mode: network input = patch side; images shrunk so the longer side is at most workingSize (0 = native). */
   patch?: { workingSize: number; stride?: number; statistic?: PatchStatistic; stepsPerEpoch?: number };
   /** Fraction of good images held out (half validation, half calibration). Default 0.2. */
@@ -135,7 +137,7 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
         : {}),
     } as Partial<DetectorConfig>);
   const onnxBackbone = backboneBytes
-    ? await OnnxBackbone.create(backboneBytes, { ...o.backboneOnnx!, threads: 2 })
+    ? await OnnxBackbone.create(backboneBytes, { ...o.backboneOnnx!, threads: o.threads ?? 2 })
     : undefined;
   const metaInput: ModelMeta['input'] = o.patch
     ? {
@@ -197,7 +199,7 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
     const backbone = await loadBundledBackbone(fc.backbone);
     fastTaps = await bundledOnnxSource(
       exportBackboneTaps(backbone, fc.channels, fc.normalisation),
-      availableParallelism(),
+      o.threads ?? availableParallelism(),
     );
     detector = createDetector(config, { backbone }, fastTaps.source);
   } else detector = createDetector(config);

@@ -268,7 +268,7 @@ Command: \`npm run bench:station -- --method ${method} --size ${size} --channels
 
 | measure | value |
 |---|---|
-| bare model scoring (score + map${feature ? "" : " + reconstruction"}) at batch 1, median of 5 (min-max) | ${result.bareModelBatch1ImagesPerSecond.toFixed(1)} img/s (${result.bareModelBatch1Spread.map((v) => v.toFixed(1)).join('-')}) |
+| bare model scoring (score + map${feature ? '' : ' + reconstruction'}) at batch 1, median of 5 (min-max) | ${result.bareModelBatch1ImagesPerSecond.toFixed(1)} img/s (${result.bareModelBatch1Spread.map((v) => v.toFixed(1)).join('-')}) |
 | bare model scoring at batch ${BURST_BATCH} (the station's burst batch) | ${bareRate.toFixed(1)} img/s (${result.bareModelSpread.map((v) => v.toFixed(1)).join('-')}) |
 | steady ${rate}/s, ${steadyN} images: latency p50 / p95 / max (file renamed in -> row committed) | ${result.steady.p50Ms.toFixed(0)} / ${result.steady.p95Ms.toFixed(0)} / ${result.steady.maxMs.toFixed(0)} ms |
 | burst of ${burstN}: end-to-end throughput | ${burstRate.toFixed(1)} img/s |

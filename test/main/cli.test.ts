@@ -101,9 +101,18 @@ describe('station CLI', () => {
     expect(lines[1]).toMatch(/\t(pass|flag)$/);
     expect(lines[2]).toMatch(/broken\.png\t-\t-\terror: /);
     expect(lines[3]).toMatch(/\t(pass|flag)$/);
-    const png = await sharp(join(heat, '000.heatmap.png')).metadata();
+    // Both images are named 000.png: each gets its own files, named after its folder.
+    expect(readdirSync(heat).sort()).toEqual([
+      'blob-000.heatmap.png',
+      'blob-000.reconstruction.png',
+      'good-000.heatmap.png',
+      'good-000.reconstruction.png',
+    ]);
+    const png = await sharp(join(heat, 'good-000.heatmap.png')).metadata();
     expect([png.width, png.height]).toEqual([32, 32]);
-    expect(existsSync(join(heat, '000.reconstruction.png'))).toBe(true);
+    expect(readFileSync(join(heat, 'good-000.heatmap.png'))).not.toEqual(
+      readFileSync(join(heat, 'blob-000.heatmap.png')),
+    );
   });
 
   it('resumes an interrupted run from its checkpoint', async () => {

@@ -2,7 +2,7 @@
 // and with --heatmap write the overlay (and reconstruction) PNGs the operator would see. A model that gives
 // no reconstruction (patch mode, feature-based methods) gets one line saying so, not a missing or blank file.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { normaliseScore, overlayRgba, scoreImages, TfjsEngine, verdict } from '../../ml';
 import { encodePng, ImageError, loadImage, unitToBytes } from '../io/images';
 import { loadModel } from '../io/model-store';
@@ -20,10 +20,17 @@ export async function runScore(modelDir: string, files: string[], heatmapDir?: s
     if (!said.has(note)) console.error(note);
     said.add(note);
   };
+  // Output names: the image's name, or folder-name when two files of the run share one (test/good/000.png
+  // and test/dent/000.png), so no heatmap overwrites another.
+  const stems = files.map((f) => basename(f, extname(f)));
+  const outName = (i: number) =>
+    stems.indexOf(stems[i]) !== stems.lastIndexOf(stems[i])
+      ? `${basename(dirname(files[i]))}-${stems[i]}`
+      : stems[i];
   const what = `${meta.method}${meta.input.mode === 'patch' ? ', patch mode' : ''}`;
   try {
     console.log(['file', 'score', 'normalised', 'verdict'].join('\t'));
-    for (const file of files) {
+    for (const [i, file] of files.entries()) {
       let sample;
       try {
         sample = await loadImage(file, load);
@@ -47,9 +54,11 @@ export async function runScore(modelDir: string, files: string[], heatmapDir?: s
       );
       if (heatmapDir && !r.map) sayOnce(`no heatmaps: this model (${what}) gives no anomaly map`);
       if (heatmapDir && r.map) {
-        const stem = basename(file, extname(file));
-        const vmax = meta.heatmap?.vmax ?? Math.max(...r.map);
-        const overlay = overlayRgba(sample.data, r.map, r.width, r.height, { vmin: 0, vmax, opacity: 0.5 });
+        const stem = outName(i);
+        // The colour scale the station's Review uses (a feature model's runs from the good parts to the threshold).
+        const vmax = meta.heatmap?.vmax ?? r.map.reduce((m, v) => Math.max(m, v), -Infinity);
+        const vmin = meta.heatmap?.vmin ?? 0;
+        const overlay = overlayRgba(sample.data, r.map, r.width, r.height, { vmin, vmax, opacity: 0.5 });
         await writeFile(
           join(heatmapDir, `${stem}.heatmap.png`),
           await encodePng(overlay, r.width, r.height, 4),

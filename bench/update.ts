@@ -2,7 +2,8 @@
 // good images, and what the update does to detection on a held-out drifted split, before and after.
 //
 //   npm run bench:update -- [--width 640] [--height 480] [--train 60] [--new 100] [--held 20]
-//                           [--reps 3] [--bank-reps 5] [--out bench/results] [--backend wasm] [--keep]
+//                           [--reps 3] [--bank-reps 5] [--max-bank-growth 0.25] [--out bench/results]
+//                           [--backend wasm] [--keep]
 //
 // Data: generated "machined surface" parts (test/helpers/synthetic.ts texturedPart): the original lot has
 // stripes of pitch 3, the drifted lot (a new tool) pitch 6 — a drift PatchCore flags (its input normalisation
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     held: { type: 'string', default: '20' },
     reps: { type: 'string', default: '3' },
     'bank-reps': { type: 'string', default: '5' },
+    'max-bank-growth': { type: 'string', default: String(DEFAULT_MAX_BANK_GROWTH) },
     out: { type: 'string', default: 'bench/results' },
     backend: { type: 'string', default: 'wasm' },
     work: { type: 'string', default: join(os.tmpdir(), `update-bench-${process.pid}`) },
@@ -58,6 +60,7 @@ const N_NEW = Number(values.new);
 const N_HELD = Number(values.held);
 const REPS = Number(values.reps);
 const BANK_REPS = Number(values['bank-reps']);
+const MAX_BANK_GROWTH = Number(values['max-bank-growth']);
 const work = values.work;
 
 interface PartSpec {
@@ -161,7 +164,7 @@ async function main(): Promise<void> {
   const parent = await loadModel(parentDir);
   const newImages: ImageSample[] = (await loadImages(addFiles, parent.load)).samples;
   const rowsBefore = (parent.detector as Patchcore).config.bankSources!.length;
-  const cap = Math.floor(rowsBefore * DEFAULT_MAX_BANK_GROWTH);
+  const cap = Math.floor(rowsBefore * MAX_BANK_GROWTH);
   parent.detector.dispose();
   const bankTimes: number[] = [];
   let rowsAdded = 0;
@@ -192,6 +195,7 @@ async function main(): Promise<void> {
       defects: refs(cmpDefects),
       passed: [],
       lineage: new TextEncoder().encode('{}'),
+      maxBankGrowth: MAX_BANK_GROWTH,
       backend,
     });
     updateTimes.push(seconds(t0));

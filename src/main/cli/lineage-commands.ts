@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ModelComparison, ModelUpdate, UpdatePreview } from '../../common/api';
-import { lineageSentence, lineageTime, namesList } from '../../common/lineage';
+import { DEFAULT_MAX_BANK_GROWTH, lineageSentence, lineageTime, namesList } from '../../common/lineage';
 import { ArtifactStore } from '../station/artifacts';
 import { openDatabase, type StationDatabase } from '../station/database';
 import { ModelUpdates } from '../station/lineage/updates';
@@ -44,7 +44,7 @@ export const UPDATE_MODEL = {
     'max-bank-growth': {
       type: 'string',
       value: 'F',
-      default: '0.25',
+      default: String(DEFAULT_MAX_BANK_GROWTH),
       help: 'memory banks: at most this share of the bank joins it in one update',
     },
     epochs: { type: 'string', value: 'N', default: '3', help: 'GAN methods: fine-tuning epochs' },

@@ -19,6 +19,7 @@ import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import type { ModelComparison } from '../../common/api';
+import { DEFAULT_MAX_BANK_GROWTH } from '../../common/lineage';
 import {
   calibrate,
   detectorArtifacts,
@@ -101,7 +102,7 @@ export interface UpdateModelResult {
   seconds: number;
 }
 
-export const DEFAULT_MAX_BANK_GROWTH = 0.25;
+export { DEFAULT_MAX_BANK_GROWTH };
 export const DEFAULT_FINE_TUNE_EPOCHS = 3;
 /** The lineage file every child model folder carries (its sha256 is in the station's lineage record). */
 export const LINEAGE_FILE = 'lineage.json';

@@ -166,7 +166,7 @@ describe('updating a model from false alarms', () => {
     expect(c.child.heldOutGoodFlagged).toBeLessThanOrEqual(1);
     expect(update.bank!.rowsAdded).toBeGreaterThan(0);
     expect(update.bank!.rowsAdded).toBeLessThanOrEqual(update.bank!.cap);
-    expect(update.bank!.cap).toBe(Math.floor(update.bank!.rowsBefore * 0.25));
+    expect(update.bank!.cap).toBe(Math.floor(update.bank!.rowsBefore * 0.5)); // the default cap: half the bank
 
     // A new model registered as the parent's child; the parent's folder is exactly as it was.
     const models = await api.listModels({});

@@ -94,7 +94,7 @@ describe('the demo station', () => {
     await station.idle();
     const files = readdirSync(camera).sort();
     expect(files).toHaveLength(TEST_BOARDS);
-    expect(files.map((f) => f.replace(/^board-\d+-/, '')).sort()).toEqual([
+    expect(files.map((f) => f.replace(/^part-\d+-/, '')).sort()).toEqual([
       'blob-000.png',
       'blob-001.png',
       'blob-002.png',
@@ -152,7 +152,7 @@ describe('the demo station', () => {
     await waitFor('two more rounds', () => readdirSync(camera).length >= 3 * TEST_BOARDS);
     demo.stop();
     const numbers = readdirSync(camera)
-      .map((f) => Number(/^board-(\d+)-/.exec(f)![1]))
+      .map((f) => Number(/^part-(\d+)-/.exec(f)![1]))
       .sort((a, b) => a - b);
     expect(numbers.slice(0, 3 * TEST_BOARDS)).toEqual([...Array(3 * TEST_BOARDS).keys()]);
     await station.idle();

@@ -284,9 +284,9 @@ async function demoThreshold(api: StationApi, model: ModelSummary, demo: DemoMod
   return quantile(cal.goodScores, demo.lineThresholdQuantile);
 }
 
-/** A camera file name: board-<n>-<type>-<the sample file's name> (type: good or the defect's folder), so a
- * restart knows which boards it dropped. Earlier versions wrote board-<n>-<the sample file's name>. */
-const BOARD_NAME = /^board-(\d+)-(.+)$/;
+/** A camera file name: part-<n>-<type>-<the sample file's name> (type: good or the defect's folder), so a
+ * restart knows which parts it dropped. Earlier versions, whose demo was PCB boards, wrote board-<n>-... */
+const BOARD_NAME = /^(?:part|board)-(\d+)-(.+)$/;
 const boardKey = (file: string) => `${basename(dirname(file))}-${basename(file)}`;
 
 /**
@@ -332,7 +332,7 @@ async function demoCamera(
   let i = 0;
   const shoot = () => {
     const src = queue[i % queue.length].file;
-    const name = `board-${String(n).padStart(5, '0')}-${boardKey(src)}`;
+    const name = `part-${String(n).padStart(5, '0')}-${boardKey(src)}`;
     try {
       copyFileSync(src, join(staging, name));
       renameSync(join(staging, name), join(camera, name));

@@ -7,7 +7,7 @@ import { openDatabase } from '../station/database';
 import { Station, type StationOptions } from '../station/station';
 import { validated } from '../station/in-process';
 import { LineageStore } from '../station/lineage/store';
-import { verifyLineage } from '../station/lineage/updates';
+import { verifyLineage } from '../station/lineage/records';
 import { APP_VERSION } from './version';
 import {
   applyMqttOptions,

@@ -14,7 +14,7 @@ import type {
 import type { Language } from '../../common/languages';
 import { localDays, systemTimeZone, timeZoneLabel } from './local-days';
 import { LineageStore } from '../station/lineage/store';
-import { lineageEntry, verifyLineage } from '../station/lineage/updates';
+import { lineageEntry, verifyLineage } from '../station/lineage/records';
 import {
   toIso,
   type DecisionValue,

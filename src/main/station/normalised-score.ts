@@ -4,7 +4,8 @@
 // migration that recomputes it for rows written before (they were normalised against the model's calibrated
 // threshold even where a line's override judged them).
 import type Database from 'better-sqlite3';
-import { normaliseScore, type Calibration } from '../../ml';
+// The pure calibration module, not the ML index: opening a database must not load tfjs.
+import { normaliseScore, type Calibration } from '../../ml/calibration';
 import type { Migration } from './database';
 
 /**

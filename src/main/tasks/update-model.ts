@@ -104,8 +104,8 @@ export interface UpdateModelResult {
 
 export { DEFAULT_MAX_BANK_GROWTH };
 export const DEFAULT_FINE_TUNE_EPOCHS = 3;
-/** The lineage file every child model folder carries (its sha256 is in the station's lineage record). */
-export const LINEAGE_FILE = 'lineage.json';
+import { LINEAGE_FILE } from '../station/lineage/records';
+export { LINEAGE_FILE };
 /** Longest side of the reference images Review shows beside a part (as train-model.ts writes them). */
 const REFERENCE_SIDE = 384;
 

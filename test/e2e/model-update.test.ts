@@ -172,4 +172,38 @@ describe('updating a model from feedback in the Models view (Chromium)', () => {
     );
     expect(pageErrors).toEqual([]);
   }, 240_000);
+
+  it('shows a flagged part in Review beside the most similar good training part (PatchCore has no reconstruction)', async () => {
+    const cam = (await api.listLines({})).find((l) => l.id === lineId)!.folder;
+    await dropTextured(cam, 'defect-review.png', { seed: 8100, pitch: 3, defect: 'scratch' });
+    await waitFor('the new part flagged', async () => {
+      const rows = (await api.queryInspections({ lineId, verdict: 'flag', limit: 100 })).rows;
+      return rows.some((r) => r.filePath.endsWith('defect-review.png')) ? true : undefined;
+    });
+    await station.idle();
+    await page.goto(`${server.url}/#/review`);
+    await page.locator('[data-test=review-heatmap]').waitFor();
+    // The third pane: a training image, not a reconstruction, said so in its caption and alt text.
+    const reference = page.locator('[data-test=review-reference]');
+    await reference.waitFor();
+    expect(await reference.getAttribute('alt')).toBe('the most similar good training part');
+    // The image has loaded (its natural size is known) and has the line's parts' shape.
+    let size: number[] = [0, 0];
+    await waitFor('the reference image loaded', async () => {
+      size = await reference.evaluate((img) => {
+        const el = img as unknown as { naturalWidth: number; naturalHeight: number };
+        return [el.naturalWidth, el.naturalHeight];
+      });
+      return size[0] > 0 ? true : undefined;
+    });
+    // A good part of the line's own shape (the training parts are 200 x 150).
+    expect(size[0] * 150).toBe(size[1] * 200);
+    expect(await page.getByText('Most similar good part (from the training images)').count()).toBe(1);
+    // A feature model's colour scale runs from the good parts to the calibrated threshold.
+    expect(await page.locator('.legend').textContent()).toMatch(
+      /like the good parts.*at the threshold and above/,
+    );
+    await page.screenshot({ path: join(SHOTS, 'review-patchcore-nearest-good.png') });
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
 });

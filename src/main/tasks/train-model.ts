@@ -297,9 +297,11 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainModelResult
 
 /**
  * The heatmap's colour scale from held-out good images' maps (subsampled). Pixel residuals: 0 is cold, the
- * good pixels' 99.9th percentile is hot. Feature distances are never near 0 and their image score IS the map's
- * maximum, so there cold is the good pixels' 90th percentile (an ordinary surface shows blue) and hot is the
- * calibrated threshold (`flagAt`): a red spot is one that alone flags the part.
+ * good pixels' 99.9th percentile is hot. Feature distances are never near 0 and their image score is the map's
+ * 99th percentile, so there cold is the good pixels' 90th percentile (an ordinary surface shows blue) and hot
+ * is the calibrated threshold (`flagAt`): red is at or above the level that flags a part when it covers 1% of
+ * the image. (At very small working sizes the deep tap spans the image and a defect lifts much of the map
+ * past it; the peak stays on the defect.)
  */
 function heatmapScale(maps: Float32Array[], flagAt?: number): { vmin: number; vmax: number } {
   const n = maps.reduce((a, m) => a + m.length, 0);

@@ -170,7 +170,13 @@ describe.skipIf(!mosquitto)('MQTT output (real mosquitto)', () => {
       120_000,
     );
     await broker.stop();
-    // The station keeps scoring and committing while the broker is gone: the backlog grows.
+    // The output notices the broker is gone (on a loaded machine the client may take a moment to see the
+    // socket close), and the station keeps scoring and committing meanwhile: the backlog grows.
+    await waitFor(
+      'the output disconnected',
+      async () => (await outputOf(api, line.id)).state === 'disconnected',
+      30_000,
+    );
     await waitFor(
       'a backlog while the broker is down',
       async () => (await outputOf(api, line.id)).backlog >= 20,

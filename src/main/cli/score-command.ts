@@ -21,12 +21,11 @@ export async function runScore(modelDir: string, files: string[], heatmapDir?: s
     said.add(note);
   };
   // Output names: the image's name, or folder-name when two files of the run share one (test/good/000.png
-  // and test/dent/000.png), so no heatmap overwrites another.
+  // and test/dent/000.png), with the file's position added if even that repeats, so none overwrites another.
   const stems = files.map((f) => basename(f, extname(f)));
-  const outName = (i: number) =>
-    stems.indexOf(stems[i]) !== stems.lastIndexOf(stems[i])
-      ? `${basename(dirname(files[i]))}-${stems[i]}`
-      : stems[i];
+  const repeats = (xs: string[], i: number) => xs.indexOf(xs[i]) !== xs.lastIndexOf(xs[i]);
+  const named = stems.map((s, i) => (repeats(stems, i) ? `${basename(dirname(files[i]))}-${s}` : s));
+  const outName = (i: number) => (repeats(named, i) ? `${named[i]}-${i + 1}` : named[i]);
   const what = `${meta.method}${meta.input.mode === 'patch' ? ', patch mode' : ''}`;
   try {
     console.log(['file', 'score', 'normalised', 'verdict'].join('\t'));

@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import type { ModelComparison } from '../../common/api';
 import { DEFAULT_MAX_BANK_GROWTH } from '../../common/lineage';
+import { LINEAGE_FILE } from '../station/lineage/records';
 import {
   calibrate,
   detectorArtifacts,
@@ -104,7 +105,6 @@ export interface UpdateModelResult {
 
 export { DEFAULT_MAX_BANK_GROWTH };
 export const DEFAULT_FINE_TUNE_EPOCHS = 3;
-import { LINEAGE_FILE } from '../station/lineage/records';
 export { LINEAGE_FILE };
 /** Longest side of the reference images Review shows beside a part (as train-model.ts writes them). */
 const REFERENCE_SIDE = 384;

@@ -75,20 +75,23 @@ export class OnnxBackbone {
     return async (x: tf.Tensor4D) => {
       const [n, height, width, channels] = x.shape;
       const maps = await this.run({ data: (await x.data()) as Float32Array, n, height, width, channels });
-      return maps.map((t) => {
-        const [b, c, h, w] = t.dims as number[];
-        const nchw = tf.tensor4d(t.data as Float32Array, [b, c, h, w]);
-        t.dispose();
-        const nhwc = nchw.transpose([0, 2, 3, 1]) as tf.Tensor4D;
-        nchw.dispose();
-        return nhwc;
-      });
+      return maps.map(toNhwc);
     };
   }
 
   async dispose(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** An ONNX Runtime NCHW float map as a tfjs NHWC tensor (the ORT tensor is released). */
+function toNhwc(t: ort.Tensor): tf.Tensor4D {
+  const [b, c, h, w] = t.dims as number[];
+  const nchw = tf.tensor4d(t.data as Float32Array, [b, c, h, w]);
+  t.dispose();
+  const nhwc = nchw.transpose([0, 2, 3, 1]) as tf.Tensor4D;
+  nchw.dispose();
+  return nhwc;
 }
 
 /** Names the exported head gives its tapped-map inputs. */
@@ -178,15 +181,7 @@ export async function bundledOnnxSource(
     const input = new ort.Tensor('float32', (await x.data()) as Float32Array, x.shape);
     try {
       const out = await session.run({ x: input });
-      return session.outputNames.map((name) => {
-        const t = out[name];
-        const [b, c, h, w] = t.dims as number[];
-        const nchw = tf.tensor4d(t.data as Float32Array, [b, c, h, w]);
-        t.dispose();
-        const nhwc = nchw.transpose([0, 2, 3, 1]) as tf.Tensor4D;
-        nchw.dispose();
-        return nhwc;
-      });
+      return session.outputNames.map((name) => toNhwc(out[name]));
     } finally {
       input.dispose();
     }
